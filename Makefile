@@ -1,0 +1,50 @@
+# The commands people type.  CMake + CTest do the work underneath.
+#
+#   make                 release build in build/
+#   make test            build and run every test (CTest)
+#   make test SANITIZE=1 the same under ASan + UBSan, in build-asan/
+#   make asan            shorthand for the line above
+#   make format          reformat our C with .clang-format
+#   make format-check    fail if any C file is not formatted
+#   make clean           remove build directories
+
+SANITIZE ?= 0
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(SANITIZE),1)
+BUILD_DIR  := build-asan
+CMAKE_ARGS := -DCMAKE_BUILD_TYPE=Debug -DLULL_SANITIZE=ON
+else
+BUILD_DIR  := build
+CMAKE_ARGS := -DCMAKE_BUILD_TYPE=Release
+endif
+
+C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests -name '*.[ch]')
+
+.PHONY: all build deps test asan format format-check clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) $(CMAKE_ARGS)
+
+build: $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+asan:
+	$(MAKE) test SANITIZE=1
+
+format:
+	clang-format -i $(C_SOURCES)
+
+format-check:
+	clang-format --dry-run -Werror $(C_SOURCES)
+
+clean:
+	rm -rf build build-asan

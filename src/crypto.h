@@ -1,0 +1,155 @@
+/*
+ * crypto.h - the only door to OpenSSL libcrypto.
+ *
+ * Everything above this file (noise, records, the SRK pool) speaks in raw
+ * byte arrays and lull_err codes and never includes an OpenSSL header, so the
+ * primitives are swappable and auditable in one place.
+ *
+ * Invariants:
+ *  - No home-made primitives: every algorithm is an EVP call.
+ *  - An AEAD key is installed into its EVP context once, by crypto_aead_init;
+ *    a seal or open only sets the 12-byte nonce.  The record layer calls
+ *    this per record, so the hot path never re-expands a key schedule.
+ *  - Secrets handed to this layer are never logged; crypto_aead_free and
+ *    crypto_wipe are the only ways secrets leave memory.
+ *  - Nonce encodings are Noise's (spec §12.3, §12.4): 32 zero bits followed
+ *    by the 64-bit counter, little-endian for ChaChaPoly, big-endian for
+ *    AESGCM.
+ */
+#ifndef LULL_CRYPTO_H
+#define LULL_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lull.h"
+
+#define CRYPTO_X25519_BYTES 32
+#define CRYPTO_X448_BYTES   56
+#define CRYPTO_DH_MAX_BYTES CRYPTO_X448_BYTES
+
+#define CRYPTO_AEAD_KEY_BYTES 32
+#define CRYPTO_AEAD_TAG_BYTES 16
+#define CRYPTO_AEAD_IV_BYTES  12
+
+#define CRYPTO_HASH_MAX_BYTES       64
+#define CRYPTO_HASH_MAX_BLOCK_BYTES 128
+
+typedef enum crypto_dh_alg {
+	CRYPTO_DH_25519,
+	CRYPTO_DH_448,
+} crypto_dh_alg;
+
+typedef enum crypto_aead_alg {
+	CRYPTO_AEAD_AESGCM,
+	CRYPTO_AEAD_CHACHAPOLY,
+} crypto_aead_alg;
+
+typedef enum crypto_hash_alg {
+	CRYPTO_HASH_SHA256,
+	CRYPTO_HASH_SHA512,
+	CRYPTO_HASH_BLAKE2S,
+	CRYPTO_HASH_BLAKE2B,
+} crypto_hash_alg;
+
+/* ---- DH ---------------------------------------------------------------- */
+
+/* Public (and private) key length of alg in bytes: 32 or 56. */
+size_t crypto_dh_len(crypto_dh_alg alg);
+
+/* Fresh key pair from the CSPRNG. priv and pub are crypto_dh_len bytes. */
+lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub);
+
+/* Public key of a given private key (used for fixed test keys and key files). */
+lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub);
+
+/*
+ * shared = DH(priv, peer_pub).  LULL_ERR_DH_ZERO when the result is all zero
+ * (peer_pub is a low-order point): the caller must abort, never use shared.
+ * shared is wiped on every failure.
+ */
+lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub,
+                   uint8_t *shared);
+
+/* Number of successful crypto_dh calls made by this process (all threads).
+ * Tests use it to prove how many DH operations a handshake costs. */
+uint64_t crypto_dh_count(void);
+
+/* ---- AEAD -------------------------------------------------------------- */
+
+/* One AEAD key with its EVP context.  Zero-initialise before first use;
+ * crypto_aead_free on a zeroed or freed object is a no-op. */
+typedef struct crypto_aead {
+	void *ctx; /* EVP_CIPHER_CTX *, key already installed */
+	crypto_aead_alg alg;
+} crypto_aead;
+
+lull_err crypto_aead_init(crypto_aead *a, crypto_aead_alg alg,
+                          const uint8_t key[CRYPTO_AEAD_KEY_BYTES]);
+
+/* Frees the context; OpenSSL wipes the key schedule it held. */
+void crypto_aead_free(crypto_aead *a);
+
+/*
+ * out = ciphertext || 16-byte tag, out has room for pt_len + 16 bytes.
+ * out may equal pt (in-place).  n is the Noise nonce counter.
+ */
+lull_err crypto_aead_seal(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
+                          const uint8_t *pt, size_t pt_len, uint8_t *out);
+
+/*
+ * out = plaintext of ct (ct_len includes the tag; ct_len >= 16 or
+ * LULL_ERR_DECRYPT).  out may equal ct.  On failure out is wiped and
+ * LULL_ERR_DECRYPT returned: forged, corrupted and wrong-key look the same.
+ */
+lull_err crypto_aead_open(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
+                          const uint8_t *ct, size_t ct_len, uint8_t *out);
+
+/* The same with an explicit 12-byte IV, for RFC/NIST test vectors. */
+lull_err crypto_aead_seal_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
+                             const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+                             uint8_t *out);
+lull_err crypto_aead_open_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
+                             const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len,
+                             uint8_t *out);
+
+/* ---- Hashing ----------------------------------------------------------- */
+
+/* Output length (32 or 64) and block length (64 or 128) of alg. */
+size_t crypto_hash_len(crypto_hash_alg alg);
+size_t crypto_hash_block_len(crypto_hash_alg alg);
+
+/* out = HASH(a || b); b may be NULL with b_len 0. */
+lull_err crypto_hash(crypto_hash_alg alg, const uint8_t *a, size_t a_len, const uint8_t *b,
+                     size_t b_len, uint8_t *out);
+
+/* out = HMAC-HASH(key, data), RFC 2104 with alg's block length. */
+lull_err crypto_hmac(crypto_hash_alg alg, const uint8_t *key, size_t key_len, const uint8_t *data,
+                     size_t data_len, uint8_t *out);
+
+/*
+ * Noise's HKDF (spec §4.3): with HASHLEN = crypto_hash_len(alg),
+ *   temp = HMAC(ck, ikm); out1 = HMAC(temp, 0x01);
+ *   out2 = HMAC(temp, out1 || 0x02); out3 = HMAC(temp, out2 || 0x03).
+ * n_outputs is 2 or 3; out3 may be NULL when n_outputs is 2.  Each out is
+ * HASHLEN bytes.  Intermediate secrets are wiped.
+ */
+lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm, size_t ikm_len,
+                     unsigned n_outputs, uint8_t *out1, uint8_t *out2, uint8_t *out3);
+
+/* ---- Utilities --------------------------------------------------------- */
+
+/* Fill buf from OpenSSL's CSPRNG; LULL_ERR_RANDOM if it cannot. */
+lull_err crypto_random(uint8_t *buf, size_t len);
+
+/* Constant-time equality of two len-byte buffers. */
+bool crypto_equal(const uint8_t *a, const uint8_t *b, size_t len);
+
+/* Constant-time test that len bytes are all zero. */
+bool crypto_is_zero(const uint8_t *p, size_t len);
+
+/* Overwrite len bytes so the compiler cannot elide it (OPENSSL_cleanse). */
+void crypto_wipe(void *p, size_t len);
+
+#endif /* LULL_CRYPTO_H */
