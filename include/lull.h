@@ -9,6 +9,10 @@
 #ifndef LULL_H
 #define LULL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,6 +46,241 @@ const char *lull_strerror(lull_err err);
 
 /* The identifier of err ("LULL_ERR_DECRYPT"), for logfmt and tests. */
 const char *lull_err_name(lull_err err);
+
+/* ---- Defaults and limits: the one place they live --------------------- */
+
+#define LULL_DEFAULT_HEARTBEAT_INTERVAL_MS 60000u       /* A1: idle after this, heartbeat period */
+#define LULL_DEFAULT_HEARTBEAT_TIMEOUT_MS  10000u       /* A6: wait for an ack */
+#define LULL_DEFAULT_HEARTBEAT_RETRIES     0u           /* A6: extra tries before giving up */
+#define LULL_DEFAULT_REKEY_BYTES           (1ull << 30) /* A3: 1 GiB, both directions */
+#define LULL_DEFAULT_REKEY_MAX_AGE_MS      3600000ull   /* 1 h */
+#define LULL_DEFAULT_SRK_INTERVAL_MS       10000u       /* B1 */
+#define LULL_DEFAULT_SRK_LIFETIME_MS       30000u       /* B2: also the handshake timeout */
+#define LULL_DEFAULT_SRK_KEEP              2u           /* B2: M */
+#define LULL_DEFAULT_MAX_MESSAGE_BYTES     (16u << 20)  /* 16 MiB */
+
+#define LULL_SRK_LIFETIME_MAX_MS     90000u /* B2: a handshake may take at most 90 s */
+#define LULL_SRK_KEEP_MIN            1u
+#define LULL_SRK_KEEP_MAX            10u
+#define LULL_MAX_MESSAGE_LIMIT_BYTES (1u << 30) /* no config may ask for more than 1 GiB */
+#define LULL_KEY_BYTES               32         /* X25519 keys and PSKs */
+#define LULL_PEER_NAME_MAX           64         /* authorized client name, bytes incl. NUL */
+
+/* ---- Configuration ----------------------------------------------------- */
+
+typedef enum lull_suite {
+	LULL_SUITE_AESGCM_SHA256 = 1,      /* Noise_XXpsk3_25519_AESGCM_SHA256 (default) */
+	LULL_SUITE_CHACHAPOLY_BLAKE2B = 2, /* Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b */
+} lull_suite;
+
+typedef enum lull_on_missed_ack {
+	LULL_ON_MISSED_ACK_CLOSE = 0, /* close the connection */
+	LULL_ON_MISSED_ACK_REKEY = 1, /* forbid data until a new key is negotiated */
+} lull_on_missed_ack;
+
+typedef enum lull_on_spoof {
+	LULL_ON_SPOOF_CLOSE = 0, /* log and close */
+	LULL_ON_SPOOF_DROP = 1,  /* log and drop the record */
+} lull_on_spoof;
+
+typedef enum lull_on_missing_heartbeat {
+	LULL_ON_MISSING_HEARTBEAT_CLOSE = 0, /* close */
+	LULL_ON_MISSING_HEARTBEAT_STALE = 1, /* treat the key as stale */
+} lull_on_missing_heartbeat;
+
+/*
+ * Every knob of the design brief.  lull_config_default() fills the brief's
+ * defaults; lull_config_validate() names the first value out of range.
+ * Durations are milliseconds, sizes bytes.  A derived limit set to 0 means
+ * "derive it": reject_after_bytes = 2 x rekey_bytes, reject_after_age_ms =
+ * rekey_max_age_ms + srk_lifetime_ms.
+ */
+typedef struct lull_config {
+	lull_suite suite;
+	uint32_t heartbeat_interval_ms;
+	uint32_t heartbeat_timeout_ms;
+	uint32_t heartbeat_retries;
+	lull_on_missed_ack on_missed_ack;
+	lull_on_spoof on_spoof;
+	lull_on_missing_heartbeat on_missing_heartbeat;
+	uint64_t rekey_bytes;
+	uint64_t rekey_max_age_ms;
+	uint64_t reject_after_bytes;
+	uint64_t reject_after_age_ms;
+	uint32_t srk_interval_ms;
+	uint32_t srk_lifetime_ms; /* also the handshake timeout */
+	uint32_t srk_keep;
+	uint32_t max_message_bytes;
+	/* Server only: answer every handshake with a fresh ephemeral instead of
+	 * the interval's SRK.  For benchmarks that measure what the pool saves. */
+	bool srk_pool_disabled;
+} lull_config;
+
+void lull_config_default(lull_config *cfg);
+
+/*
+ * LULL_OK, or LULL_ERR_CONFIG with *bad_field (if not NULL) set to the name
+ * of the first offending field, e.g. "srk_keep".
+ */
+lull_err lull_config_validate(const lull_config *cfg, const char **bad_field);
+
+/* ---- Keys -------------------------------------------------------------- */
+
+typedef struct lull_keypair {
+	uint8_t priv[LULL_KEY_BYTES];
+	uint8_t pub[LULL_KEY_BYTES];
+} lull_keypair;
+
+lull_err lull_keypair_generate(lull_keypair *kp);
+lull_err lull_keypair_from_private(lull_keypair *kp, const uint8_t priv[LULL_KEY_BYTES]);
+/* Wipe a key pair (or any secret) so the compiler cannot elide it. */
+void lull_wipe(void *p, size_t len);
+
+/* ---- Events ------------------------------------------------------------ */
+
+typedef enum lull_event_type {
+	LULL_EV_HANDSHAKE_STARTED = 1, /* epoch = the one being negotiated, rekey_reason */
+	LULL_EV_HANDSHAKE_DONE,        /* epoch, duration_ms, rekey_reason */
+	LULL_EV_AUTH_FAILED,           /* err names why */
+	LULL_EV_SRK_CREATED,           /* server context: interval */
+	LULL_EV_SRK_ERASED,            /* server context: interval */
+	LULL_EV_REPLAY_REFUSED,        /* server: message 1 with a known client ephemeral */
+	LULL_EV_HEARTBEAT_SENT,
+	LULL_EV_HEARTBEAT_ACKED,
+	LULL_EV_HEARTBEAT_MISSED,
+	LULL_EV_KEY_STALE,       /* current key may no longer carry data */
+	LULL_EV_REKEY_REQUESTED, /* server asked the client to rekey */
+	LULL_EV_SPOOF_REJECTED,  /* bytes = record size, peer = who it claimed to be */
+	LULL_EV_CLOSED,          /* close_reason, err, by_peer */
+} lull_event_type;
+
+typedef enum lull_rekey_reason {
+	LULL_REKEY_NONE = 0,     /* first handshake of the connection */
+	LULL_REKEY_IDLE,         /* data about to flow after an idle spell (A2) */
+	LULL_REKEY_BYTES,        /* rekey_bytes reached (A3) */
+	LULL_REKEY_AGE,          /* rekey_max_age reached */
+	LULL_REKEY_PEER_REQUEST, /* server asked (A10) */
+	LULL_REKEY_MISSED_ACK,   /* on_missed_ack = rekey (A6) */
+} lull_rekey_reason;
+
+/* Close reasons travel on the wire in close frames: values are stable. */
+typedef enum lull_close_reason {
+	LULL_CLOSE_NORMAL = 0,
+	LULL_CLOSE_PROTOCOL_ERROR = 1,
+	LULL_CLOSE_AUTH_FAILED = 2,
+	LULL_CLOSE_UNKNOWN_CLIENT = 3,
+	LULL_CLOSE_HANDSHAKE_TIMEOUT = 4,
+	LULL_CLOSE_REPLAY = 5,
+	LULL_CLOSE_VERSION = 6,
+	LULL_CLOSE_MESSAGE_TOO_LARGE = 7,
+	LULL_CLOSE_DECRYPT_FAILED = 8,
+	LULL_CLOSE_SPOOF = 9,
+	LULL_CLOSE_HEARTBEAT_MISSED = 10,
+	LULL_CLOSE_HEARTBEAT_MISSING = 11,
+	LULL_CLOSE_KEY_EXPIRED = 12,
+	LULL_CLOSE_SHUTDOWN = 13,
+	LULL_CLOSE_BUSY = 14,
+	LULL_CLOSE_INTERNAL_ERROR = 15,
+	LULL_CLOSE_REASON_COUNT
+} lull_close_reason;
+
+const char *lull_event_name(lull_event_type type);       /* "handshake_done" */
+const char *lull_rekey_reason_name(lull_rekey_reason r); /* "idle" */
+const char *lull_close_reason_name(lull_close_reason r); /* "heartbeat_missed" */
+
+typedef struct lull_event {
+	lull_event_type type;
+	uint64_t now_ms;
+	uint32_t epoch;
+	lull_rekey_reason rekey_reason;
+	lull_close_reason close_reason;
+	lull_err err;
+	bool by_peer;            /* CLOSED: the peer sent the close frame */
+	uint64_t duration_ms;    /* HANDSHAKE_DONE */
+	uint64_t bytes;          /* SPOOF_REJECTED: record bytes; CLOSED: app bytes carried */
+	uint64_t interval;       /* SRK events: interval index (time / srk_interval_ms) */
+	const char *peer_name;   /* authorized name (server side) or NULL */
+	const uint8_t *peer_pub; /* peer's static key once known, else NULL */
+} lull_event;
+
+typedef void (*lull_event_fn)(void *user, const lull_event *ev);
+typedef void (*lull_message_fn)(void *user, const uint8_t *msg, size_t len);
+
+/* ---- Server context (shared by all of a server's connections) ---------- */
+
+typedef struct lull_server lull_server;
+
+/* cfg and key are copied.  on_event receives SRK created/erased. */
+lull_err lull_server_new(lull_server **out, const lull_config *cfg, const lull_keypair *key,
+                         lull_event_fn on_event, void *user);
+void lull_server_free(lull_server *srv);
+
+/* Authorize a client: its static public key, a name for logs, an optional
+ * PSK (NULL: 32 zero bytes).  Re-adding a key replaces its entry. */
+lull_err lull_server_authorize(lull_server *srv, const uint8_t pub[LULL_KEY_BYTES],
+                               const char *name, const uint8_t *psk);
+/* Remove every authorized client (before a reload). Live sessions stay up. */
+void lull_server_clear_authorized(lull_server *srv);
+
+/* Erase SRKs whose time has come; returns the next deadline (UINT64_MAX: none). */
+uint64_t lull_server_tick(lull_server *srv, uint64_t now_ms);
+
+/* ---- Connections ------------------------------------------------------- */
+
+typedef struct lull_conn lull_conn;
+
+typedef struct lull_callbacks {
+	lull_message_fn on_message; /* a whole application message, valid during the call */
+	lull_event_fn on_event;
+	void *user;
+} lull_callbacks;
+
+/* A client connection: authenticates with key (and psk, NULL for none),
+ * accepts only a server whose static key is server_pub.  Call
+ * lull_conn_start to queue the first handshake message. */
+lull_err lull_conn_new_client(lull_conn **out, const lull_config *cfg, const lull_keypair *key,
+                              const uint8_t server_pub[LULL_KEY_BYTES], const uint8_t *psk,
+                              const lull_callbacks *cb);
+
+/* A server connection bound to srv (which must outlive it). */
+lull_err lull_conn_new_server(lull_conn **out, lull_server *srv, const lull_callbacks *cb);
+
+void lull_conn_free(lull_conn *c);
+
+/* Client: begin the first handshake at now_ms. Server: start its timers. */
+lull_err lull_conn_start(lull_conn *c, uint64_t now_ms);
+
+/* Feed bytes read from the transport.  Messages and events are delivered
+ * through the callbacks during the call.  On a fatal error the connection
+ * queues a close frame, reports LULL_EV_CLOSED and returns the error. */
+lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, size_t len);
+
+/* Queue one application message (0..max_message bytes).  It is encrypted
+ * now, or held until keys are ready.  LULL_ERR_WOULD_BLOCK: too much is
+ * held or queued for output; drain output and retry. */
+lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len);
+
+/* Run timers due at now_ms. */
+lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms);
+
+/* Absolute time of the next timer (UINT64_MAX: none). */
+uint64_t lull_conn_next_deadline(const lull_conn *c);
+
+/* Bytes waiting to be written to the transport: pointer and length of the
+ * first contiguous chunk; 0 when nothing is pending. */
+size_t lull_conn_output(lull_conn *c, const uint8_t **bytes);
+/* The transport wrote n bytes of what lull_conn_output returned. */
+void lull_conn_output_consume(lull_conn *c, size_t n);
+/* Total bytes pending output (for backpressure). */
+size_t lull_conn_output_pending(const lull_conn *c);
+
+/* Close cleanly: queue a close frame with reason.  Idempotent. */
+void lull_conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason);
+
+bool lull_conn_is_open(const lull_conn *c);          /* not closed (handshake may be pending) */
+bool lull_conn_is_ready(const lull_conn *c);         /* keys installed, data flows now */
+uint32_t lull_conn_epoch(const lull_conn *c);        /* 0 before the first handshake */
+const char *lull_conn_peer_name(const lull_conn *c); /* server side: authorized name */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,98 @@
+/*
+ * srk_pool.h - the server's interval session keys (design brief §1B, B1-B2).
+ *
+ * A handshake storm must not cost one key generation per client: every
+ * handshake whose first message arrives in the same interval of
+ * srk_interval_ms is answered with that interval's X25519 key pair, the SRK.
+ *
+ * Invariants:
+ *  - An SRK exists only for an interval in which a handshake arrived: it is
+ *    generated lazily by srk_pool_acquire, never by a timer.
+ *  - Slots form a ring indexed by interval modulo the ring size.  The ring is
+ *    sized so a slot is always erased before its index comes round again.
+ *  - The SRK of interval i is erased - private key wiped, replay set freed -
+ *    at srk_pool_erase_at(i) = (i + 1) * interval + keep * lifetime, and not a
+ *    millisecond later provided srk_pool_expire is called at the deadline
+ *    srk_pool_next_deadline reports.  This bounds the server's forward
+ *    secrecy window.
+ *  - No two handshakes share (client ephemeral, SRK): each slot keeps a replay
+ *    set of the client ephemerals it answered; a repeat is refused.  The set
+ *    is keyed by a per-slot random seed so an attacker choosing ephemerals
+ *    cannot force hash collisions, and it is capped so it cannot grow without
+ *    bound.
+ *  - Not thread-safe: one pool per event loop (servers share no state).
+ */
+#ifndef LULL_SRK_POOL_H
+#define LULL_SRK_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lull.h"
+
+#define SRK_KEY_BYTES              32
+#define SRK_REPLAY_SEED_BYTES      16
+#define SRK_REPLAY_SET_MAX_ENTRIES (1u << 18) /* per interval; 8 MiB of keys at most */
+#define SRK_INTERVAL_MIN_MS        100u       /* keeps the ring to at most ~9,000 slots */
+
+typedef struct srk_slot {
+	bool live;
+	uint64_t interval; /* meaningful only while live */
+	uint8_t priv[SRK_KEY_BYTES];
+	uint8_t pub[SRK_KEY_BYTES];
+	/* Replay set: open addressing, linear probing, load factor <= 1/2. */
+	uint8_t seed[SRK_REPLAY_SEED_BYTES];
+	uint8_t (*replay_keys)[SRK_KEY_BYTES];
+	uint8_t *replay_used; /* one flag per table entry */
+	uint32_t replay_count;
+	uint32_t replay_cap; /* table size, power of two, 0 = not allocated */
+} srk_slot;
+
+typedef struct srk_pool {
+	uint32_t interval_ms;
+	uint32_t lifetime_ms;
+	uint32_t keep;
+	size_t n_slots;
+	srk_slot *slots;
+	lull_event_fn on_event; /* SRK created / erased; may be NULL */
+	void *user;
+	uint64_t created_total;
+	uint64_t erased_total;
+	uint64_t replays_refused_total;
+} srk_pool;
+
+/* LULL_ERR_CONFIG for interval < SRK_INTERVAL_MIN_MS, lifetime 0 or over
+ * LULL_SRK_LIFETIME_MAX_MS, keep outside LULL_SRK_KEEP_MIN..MAX. */
+lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, uint32_t keep,
+                       lull_event_fn on_event, void *user);
+
+/* Wipe every live SRK and free everything. */
+void srk_pool_destroy(srk_pool *p);
+
+/*
+ * The SRK for a handshake whose message 1, carrying client ephemeral
+ * client_e, arrives at now_ms.  Expires due slots first, creates the
+ * interval's SRK if it has none (event SRK_CREATED), records client_e.
+ * Copies the key pair into priv/pub (the caller wipes priv when done) and
+ * the interval index into *interval (may be NULL).
+ * LULL_ERR_REPLAY: client_e already answered by this SRK (counted).
+ * LULL_ERR_SRK_POOL_FULL: the interval's replay set is at its cap.
+ */
+lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
+                          uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
+                          uint64_t *interval);
+
+/* Erase every slot whose erase time is <= now_ms (event SRK_ERASED each). */
+void srk_pool_expire(srk_pool *p, uint64_t now_ms);
+
+/* Earliest erase time of a live slot, UINT64_MAX if none. */
+uint64_t srk_pool_next_deadline(const srk_pool *p);
+
+/* When the SRK of interval i is erased. */
+uint64_t srk_pool_erase_at(const srk_pool *p, uint64_t interval);
+
+/* Number of live SRKs (tests and metrics). */
+size_t srk_pool_live_count(const srk_pool *p);
+
+#endif /* LULL_SRK_POOL_H */
