@@ -39,6 +39,30 @@ typedef enum lull_err {
 	LULL_ERR_MSG_TOO_LARGE = 22,    /* message would exceed the 65535-byte Noise limit */
 	LULL_ERR_MSG_TRUNCATED = 23,    /* message shorter than its pattern requires */
 	LULL_ERR_HANDSHAKE_DONE = 24,   /* handshake already finished: use the transport ciphers */
+
+	/* Configuration. */
+	LULL_ERR_CONFIG = 30, /* a configuration value is out of its allowed range */
+
+	/* Authentication (the lull handshake on top of Noise). */
+	LULL_ERR_UNKNOWN_CLIENT = 40,      /* client's static key is not in the authorized list */
+	LULL_ERR_AUTH_FAILED = 41,         /* peer failed to prove its key or PSK */
+	LULL_ERR_SERVER_KEY_MISMATCH = 42, /* server's static key is not the pinned one */
+	LULL_ERR_REPLAY = 43,              /* handshake message 1 replayed within its SRK's life */
+	LULL_ERR_VERSION = 44,             /* peer speaks an unsupported version or suite */
+	LULL_ERR_HANDSHAKE_TIMEOUT = 45,   /* handshake did not complete within srk_lifetime */
+
+	/* Framing, records and policy. */
+	LULL_ERR_PROTOCOL = 50,          /* malformed frame or frame not allowed now */
+	LULL_ERR_MESSAGE_TOO_LARGE = 51, /* message over max_message: refused, never buffered */
+	LULL_ERR_WOULD_BLOCK = 52,       /* queue full: drain output before sending more */
+	LULL_ERR_CLOSED = 53,            /* connection is closed */
+	LULL_ERR_PEER_CLOSED = 54,       /* peer closed the connection (see the close reason) */
+	LULL_ERR_RETIRED_KEY = 55,       /* record under a key epoch that is no longer accepted */
+	LULL_ERR_SPOOF = 56,             /* data under a stale key after an idle spell */
+	LULL_ERR_KEY_EXPIRED = 57,       /* key passed reject_after_bytes/age before a rekey */
+	LULL_ERR_HEARTBEAT_MISSED = 58,  /* heartbeat not acknowledged in time */
+	LULL_ERR_HEARTBEAT_MISSING = 59, /* client sent no heartbeat while idle */
+	LULL_ERR_SRK_POOL_FULL = 60,     /* the interval's replay set is full: handshake refused */
 } lull_err;
 
 /* A sentence describing err; never NULL, also for unknown values. */
