@@ -83,9 +83,11 @@ const char *lull_err_name(lull_err err);
 #define LULL_DEFAULT_SRK_KEEP              2u           /* B2: M */
 #define LULL_DEFAULT_MAX_MESSAGE_BYTES     (16u << 20)  /* 16 MiB */
 
+#define LULL_SRK_INTERVAL_MIN_MS     100u   /* keeps the SRK ring to at most ~9,000 slots */
 #define LULL_SRK_LIFETIME_MAX_MS     90000u /* B2: a handshake may take at most 90 s */
 #define LULL_SRK_KEEP_MIN            1u
 #define LULL_SRK_KEEP_MAX            10u
+#define LULL_HEARTBEAT_RETRIES_MAX   100u
 #define LULL_MAX_MESSAGE_LIMIT_BYTES (1u << 30) /* no config may ask for more than 1 GiB */
 #define LULL_KEY_BYTES               32         /* X25519 keys and PSKs */
 #define LULL_PEER_NAME_MAX           64         /* authorized client name, bytes incl. NUL */

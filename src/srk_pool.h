@@ -34,7 +34,7 @@
 #define SRK_KEY_BYTES              32
 #define SRK_REPLAY_SEED_BYTES      16
 #define SRK_REPLAY_SET_MAX_ENTRIES (1u << 18) /* per interval; 8 MiB of keys at most */
-#define SRK_INTERVAL_MIN_MS        100u       /* keeps the ring to at most ~9,000 slots */
+#define SRK_INTERVAL_MIN_MS        LULL_SRK_INTERVAL_MIN_MS
 
 typedef struct srk_slot {
 	bool live;
