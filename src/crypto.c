@@ -1,0 +1,581 @@
+/*
+ * crypto.c - crypto.h on top of OpenSSL 3 libcrypto, EVP interfaces only.
+ *
+ * Every algorithm object (EVP_MD, EVP_CIPHER, EVP_MAC) is fetched once per
+ * process, under pthread_once, and kept in static storage for the process
+ * lifetime: an implicit fetch walks the provider store under a lock, which the
+ * record layer would otherwise pay on every seal and open.  The statics keep
+ * the objects reachable, so leak checkers see "still reachable", not "lost".
+ *
+ * Invariants:
+ *  - A fetch that failed leaves its slot NULL and every call needing it
+ *    returns LULL_ERR_CRYPTO; nothing is retried, nothing half-works.
+ *  - Every function leaves the OpenSSL error queue of the calling thread
+ *    empty when it fails: no layer above may include an OpenSSL header, so
+ *    nobody would ever drain it, and stale entries would confuse the next
+ *    failure that is diagnosed by error reason (see dh_failed_on_zero).
+ *  - Secrets in stack buffers are wiped before return; outputs that may hold
+ *    partial secrets are wiped on failure.
+ *  - Every EVP object allocated in a call is freed in that call, on every path.
+ */
+#include "crypto.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/proverr.h>
+#include <openssl/rand.h>
+
+/* ---- Algorithm tables and the once-per-process fetch ------------------- */
+
+#define N_HASH_ALGS 4
+#define N_AEAD_ALGS 2
+#define N_DH_ALGS   2
+
+struct hash_info {
+	const char *name; /* OpenSSL fetch name */
+	size_t len;       /* Noise HASHLEN */
+	size_t block_len; /* Noise BLOCKLEN, the B of RFC 2104 */
+};
+
+/* Noise spec §12.5-12.8 fixes HASHLEN and BLOCKLEN; algs_fetch refuses a
+ * digest whose OpenSSL sizes disagree, so HMAC can never run with another B. */
+static const struct hash_info hash_infos[N_HASH_ALGS] = {
+        [CRYPTO_HASH_SHA256] = {"SHA256", 32, 64},
+        [CRYPTO_HASH_SHA512] = {"SHA512", 64, 128},
+        [CRYPTO_HASH_BLAKE2S] = {"BLAKE2S-256", 32, 64},
+        [CRYPTO_HASH_BLAKE2B] = {"BLAKE2B-512", 64, 128},
+};
+
+static const char *const aead_names[N_AEAD_ALGS] = {
+        [CRYPTO_AEAD_AESGCM] = "AES-256-GCM",
+        [CRYPTO_AEAD_CHACHAPOLY] = "ChaCha20-Poly1305",
+};
+
+struct dh_info {
+	const char *name;
+	size_t len;
+};
+
+static const struct dh_info dh_infos[N_DH_ALGS] = {
+        [CRYPTO_DH_25519] = {"X25519", CRYPTO_X25519_BYTES},
+        [CRYPTO_DH_448] = {"X448", CRYPTO_X448_BYTES},
+};
+
+_Static_assert(CRYPTO_HASH_MAX_BYTES >= 64 && CRYPTO_HASH_MAX_BLOCK_BYTES >= 128,
+               "hash_infos sizes must fit the crypto.h maxima");
+_Static_assert(CRYPTO_DH_MAX_BYTES >= CRYPTO_X25519_BYTES, "DH max too small");
+
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static EVP_MD *hash_mds[N_HASH_ALGS];
+static EVP_CIPHER *aead_ciphers[N_AEAD_ALGS];
+static EVP_MAC *hmac_mac;
+
+/*
+ * One unkeyed HMAC context per hash with its digest already bound.  A call
+ * duplicates it and keys the copy: setting the digest by name on a fresh
+ * context would make the HMAC provider fetch the digest again on every call.
+ * The templates are only ever read after algs_fetch, so sharing them between
+ * threads is safe.
+ */
+static EVP_MAC_CTX *hmac_templates[N_HASH_ALGS];
+
+static atomic_uint_least64_t dh_calls;
+
+static void algs_fetch(void)
+{
+	for (size_t i = 0; i < N_HASH_ALGS; i++) {
+		EVP_MD *md = EVP_MD_fetch(NULL, hash_infos[i].name, NULL);
+		if (md != NULL && ((size_t)EVP_MD_get_size(md) != hash_infos[i].len ||
+		                   (size_t)EVP_MD_get_block_size(md) != hash_infos[i].block_len)) {
+			EVP_MD_free(md);
+			md = NULL;
+		}
+		hash_mds[i] = md;
+	}
+	for (size_t i = 0; i < N_AEAD_ALGS; i++) {
+		EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, aead_names[i], NULL);
+		if (c != NULL && (EVP_CIPHER_get_key_length(c) != CRYPTO_AEAD_KEY_BYTES ||
+		                  EVP_CIPHER_get_iv_length(c) != CRYPTO_AEAD_IV_BYTES)) {
+			EVP_CIPHER_free(c);
+			c = NULL;
+		}
+		aead_ciphers[i] = c;
+	}
+	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	for (size_t i = 0; hmac_mac != NULL && i < N_HASH_ALGS; i++) {
+		if (hash_mds[i] == NULL)
+			continue;
+		EVP_MAC_CTX *t = EVP_MAC_CTX_new(hmac_mac);
+		OSSL_PARAM params[] = {
+		        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		                                         (char *)hash_infos[i].name, 0),
+		        OSSL_PARAM_construct_end(),
+		};
+		if (t != NULL && !EVP_MAC_CTX_set_params(t, params)) {
+			EVP_MAC_CTX_free(t);
+			t = NULL;
+		}
+		hmac_templates[i] = t;
+	}
+	/* A missing algorithm is reported per call, not here. */
+	ERR_clear_error();
+}
+
+static void algs_init(void)
+{
+	pthread_once(&algs_once, algs_fetch);
+}
+
+static void count_scalar_mult(void)
+{
+	atomic_fetch_add_explicit(&dh_calls, 1, memory_order_relaxed);
+}
+
+/* ---- DH ---------------------------------------------------------------- */
+
+size_t crypto_dh_len(crypto_dh_alg alg)
+{
+	return (unsigned)alg < N_DH_ALGS ? dh_infos[alg].len : 0;
+}
+
+uint64_t crypto_dh_count(void)
+{
+	return atomic_load_explicit(&dh_calls, memory_order_relaxed);
+}
+
+/* pub = priv * base point.  Not counted: the callers count. */
+static lull_err dh_public_of(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub)
+{
+	size_t len = dh_infos[alg].len, got = len;
+	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key_ex(NULL, dh_infos[alg].name, NULL, priv, len);
+	lull_err err = LULL_ERR_CRYPTO;
+
+	if (pkey != NULL && EVP_PKEY_get_raw_public_key(pkey, pub, &got) == 1 && got == len)
+		err = LULL_OK;
+	EVP_PKEY_free(pkey);
+	if (err != LULL_OK) {
+		crypto_wipe(pub, len);
+		ERR_clear_error();
+	}
+	return err;
+}
+
+lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
+{
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+
+	/* A private key is any string of random bytes (RFC 7748 §5 clamps on
+	 * use).  RAND_priv_bytes: long-term secrets come from the DRBG that is
+	 * never used for public values such as nonces. */
+	size_t len = dh_infos[alg].len;
+	if (RAND_priv_bytes(priv, (int)len) != 1) {
+		crypto_wipe(priv, len);
+		ERR_clear_error();
+		return LULL_ERR_RANDOM;
+	}
+	lull_err err = dh_public_of(alg, priv, pub);
+	if (err != LULL_OK)
+		crypto_wipe(priv, len);
+	return err;
+}
+
+lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub)
+{
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+	return dh_public_of(alg, priv, pub);
+}
+
+/*
+ * OpenSSL's X25519 and X448 refuse to return an all-zero secret: derive fails
+ * with PROV_R_FAILED_DURING_DERIVATION (ossl_x25519/ossl_x448 return 0).  That
+ * is the low-order-point case Noise must report, not a library fault.
+ */
+static bool dh_failed_on_zero(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	return ERR_GET_LIB(e) == ERR_LIB_PROV &&
+	       ERR_GET_REASON(e) == PROV_R_FAILED_DURING_DERIVATION;
+}
+
+lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub, uint8_t *shared)
+{
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || peer_pub == NULL || shared == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+
+	const char *name = dh_infos[alg].name;
+	size_t len = dh_infos[alg].len, got = len;
+	EVP_PKEY *key = EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, len);
+	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key_ex(NULL, name, NULL, peer_pub, len);
+	EVP_PKEY_CTX *ctx = NULL;
+	lull_err err = LULL_ERR_CRYPTO;
+
+	if (key == NULL || peer == NULL)
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	/* validate_peer = 0: the only property of a Montgomery u-coordinate
+	 * worth checking is the zero result, tested below for both curves. */
+	if (ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1)
+		goto out;
+	if (EVP_PKEY_derive(ctx, shared, &got) != 1) {
+		if (dh_failed_on_zero())
+			err = LULL_ERR_DH_ZERO;
+		goto out;
+	}
+	if (got != len)
+		goto out;
+	/* Belt and braces: a provider that does return zeros must not get
+	 * past this layer either. */
+	err = crypto_is_zero(shared, len) ? LULL_ERR_DH_ZERO : LULL_OK;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(key);
+	if (err != LULL_OK) {
+		crypto_wipe(shared, len);
+		ERR_clear_error();
+	}
+	return err;
+}
+
+/* ---- AEAD -------------------------------------------------------------- */
+
+lull_err crypto_aead_init(crypto_aead *a, crypto_aead_alg alg,
+                          const uint8_t key[CRYPTO_AEAD_KEY_BYTES])
+{
+	if (a == NULL || key == NULL || (unsigned)alg >= N_AEAD_ALGS)
+		return LULL_ERR_INVALID_ARG;
+	/* Re-keying a live object drops the old key first: if installing the
+	 * new one fails, the object is empty rather than silently old. */
+	crypto_aead_free(a);
+
+	algs_init();
+	if (aead_ciphers[alg] == NULL)
+		return LULL_ERR_CRYPTO;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (ctx == NULL) {
+		ERR_clear_error();
+		return LULL_ERR_NOMEM;
+	}
+	/* Key only; the IV arrives with each seal or open. */
+	if (EVP_CipherInit_ex2(ctx, aead_ciphers[alg], key, NULL, 1, NULL) != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		ERR_clear_error();
+		return LULL_ERR_CRYPTO;
+	}
+	a->ctx = ctx;
+	a->alg = alg;
+	return LULL_OK;
+}
+
+void crypto_aead_free(crypto_aead *a)
+{
+	if (a == NULL)
+		return;
+	/* The provider's freectx cleanses the key schedule it holds. */
+	EVP_CIPHER_CTX_free(a->ctx);
+	crypto_wipe(a, sizeof(*a));
+}
+
+/* Noise §12.3 (AESGCM): 32 zero bits, then n big-endian. */
+static void nonce_be(uint8_t iv[CRYPTO_AEAD_IV_BYTES], uint64_t n)
+{
+	memset(iv, 0, 4);
+	for (int i = 0; i < 8; i++)
+		iv[4 + i] = (uint8_t)(n >> (56 - 8 * i));
+}
+
+/* Noise §12.4 (ChaChaPoly): 32 zero bits, then n little-endian. */
+static void nonce_le(uint8_t iv[CRYPTO_AEAD_IV_BYTES], uint64_t n)
+{
+	memset(iv, 0, 4);
+	for (int i = 0; i < 8; i++)
+		iv[4 + i] = (uint8_t)(n >> (8 * i));
+}
+
+static void noise_nonce(crypto_aead_alg alg, uint64_t n, uint8_t iv[CRYPTO_AEAD_IV_BYTES])
+{
+	if (alg == CRYPTO_AEAD_AESGCM)
+		nonce_be(iv, n);
+	else
+		nonce_le(iv, n);
+}
+
+/*
+ * Start one AEAD operation on the keyed context: set the direction and the
+ * IV (the key stays), absorb the AAD, and run len bytes in -> out.  Length
+ * zero skips the update so a NULL pointer never meets arithmetic.
+ */
+static bool aead_begin(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv, const uint8_t *ad,
+                       size_t ad_len, const uint8_t *in, size_t len, uint8_t *out)
+{
+	int outl = 0;
+
+	if (EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, NULL) != 1)
+		return false;
+	if (ad_len > 0 && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)ad_len) != 1)
+		return false;
+	if (len > 0) {
+		if (EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1 || (size_t)outl != len)
+			return false;
+	}
+	return true;
+}
+
+lull_err crypto_aead_seal_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
+                             const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+                             uint8_t *out)
+{
+	if (a == NULL || iv == NULL || out == NULL || (ad == NULL && ad_len > 0) ||
+	    (pt == NULL && pt_len > 0) || ad_len > INT_MAX || pt_len > INT_MAX)
+		return LULL_ERR_INVALID_ARG;
+	if (a->ctx == NULL)
+		return LULL_ERR_STATE;
+
+	EVP_CIPHER_CTX *ctx = a->ctx;
+	uint8_t tail[CRYPTO_AEAD_TAG_BYTES]; /* Final emits nothing for AEADs */
+	int outl = 0;
+	OSSL_PARAM get_tag[] = {
+	        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + pt_len,
+	                                          CRYPTO_AEAD_TAG_BYTES),
+	        OSSL_PARAM_construct_end(),
+	};
+
+	if (!aead_begin(ctx, 1, iv, ad, ad_len, pt, pt_len, out) ||
+	    EVP_CipherFinal_ex(ctx, tail, &outl) != 1 || outl != 0 ||
+	    EVP_CIPHER_CTX_get_params(ctx, get_tag) != 1) {
+		/* Half a ciphertext under this nonce is keystream an attacker
+		 * who knows the plaintext could use; never hand it out. */
+		crypto_wipe(out, pt_len + CRYPTO_AEAD_TAG_BYTES);
+		ERR_clear_error();
+		return LULL_ERR_CRYPTO;
+	}
+	return LULL_OK;
+}
+
+lull_err crypto_aead_open_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
+                             const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t ct_len,
+                             uint8_t *out)
+{
+	if (a == NULL || iv == NULL || (ad == NULL && ad_len > 0) || (ct == NULL && ct_len > 0) ||
+	    ad_len > INT_MAX || ct_len > INT_MAX)
+		return LULL_ERR_INVALID_ARG;
+	if (ct_len < CRYPTO_AEAD_TAG_BYTES)
+		return LULL_ERR_DECRYPT;
+	size_t pt_len = ct_len - CRYPTO_AEAD_TAG_BYTES;
+	if (out == NULL && pt_len > 0)
+		return LULL_ERR_INVALID_ARG;
+	if (a->ctx == NULL)
+		return LULL_ERR_STATE;
+
+	EVP_CIPHER_CTX *ctx = a->ctx;
+	uint8_t tag[CRYPTO_AEAD_TAG_BYTES], tail[CRYPTO_AEAD_TAG_BYTES];
+	int outl = 0;
+	/* Copied out first: with out == ct, the tag is past the region being
+	 * overwritten, but OpenSSL wants a writable buffer anyway. */
+	memcpy(tag, ct + pt_len, sizeof(tag));
+	OSSL_PARAM set_tag[] = {
+	        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof(tag)),
+	        OSSL_PARAM_construct_end(),
+	};
+
+	if (aead_begin(ctx, 0, iv, ad, ad_len, ct, pt_len, out) &&
+	    EVP_CIPHER_CTX_set_params(ctx, set_tag) == 1 &&
+	    EVP_CipherFinal_ex(ctx, tail, &outl) == 1 && outl == 0)
+		return LULL_OK;
+
+	/* Forged, corrupted and wrong-key are one answer; unauthenticated
+	 * plaintext never reaches the caller. */
+	if (pt_len > 0)
+		crypto_wipe(out, pt_len);
+	ERR_clear_error();
+	return LULL_ERR_DECRYPT;
+}
+
+lull_err crypto_aead_seal(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
+                          const uint8_t *pt, size_t pt_len, uint8_t *out)
+{
+	uint8_t iv[CRYPTO_AEAD_IV_BYTES];
+
+	if (a == NULL)
+		return LULL_ERR_INVALID_ARG;
+	noise_nonce(a->alg, n, iv);
+	return crypto_aead_seal_iv(a, iv, ad, ad_len, pt, pt_len, out);
+}
+
+lull_err crypto_aead_open(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
+                          const uint8_t *ct, size_t ct_len, uint8_t *out)
+{
+	uint8_t iv[CRYPTO_AEAD_IV_BYTES];
+
+	if (a == NULL)
+		return LULL_ERR_INVALID_ARG;
+	noise_nonce(a->alg, n, iv);
+	return crypto_aead_open_iv(a, iv, ad, ad_len, ct, ct_len, out);
+}
+
+/* ---- Hashing ----------------------------------------------------------- */
+
+size_t crypto_hash_len(crypto_hash_alg alg)
+{
+	return (unsigned)alg < N_HASH_ALGS ? hash_infos[alg].len : 0;
+}
+
+size_t crypto_hash_block_len(crypto_hash_alg alg)
+{
+	return (unsigned)alg < N_HASH_ALGS ? hash_infos[alg].block_len : 0;
+}
+
+lull_err crypto_hash(crypto_hash_alg alg, const uint8_t *a, size_t a_len, const uint8_t *b,
+                     size_t b_len, uint8_t *out)
+{
+	if ((unsigned)alg >= N_HASH_ALGS || out == NULL || (a == NULL && a_len > 0) ||
+	    (b == NULL && b_len > 0))
+		return LULL_ERR_INVALID_ARG;
+	algs_init();
+	if (hash_mds[alg] == NULL)
+		return LULL_ERR_CRYPTO;
+
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned got = 0;
+	lull_err err = LULL_ERR_CRYPTO;
+
+	if (ctx == NULL)
+		err = LULL_ERR_NOMEM;
+	else if (EVP_DigestInit_ex2(ctx, hash_mds[alg], NULL) == 1 &&
+	         (a_len == 0 || EVP_DigestUpdate(ctx, a, a_len) == 1) &&
+	         (b_len == 0 || EVP_DigestUpdate(ctx, b, b_len) == 1) &&
+	         EVP_DigestFinal_ex(ctx, out, &got) == 1 && got == hash_infos[alg].len)
+		err = LULL_OK;
+	/* EVP_MD_CTX_free cleanses the digest state (it may hash secrets). */
+	EVP_MD_CTX_free(ctx);
+	if (err != LULL_OK) {
+		crypto_wipe(out, hash_infos[alg].len);
+		ERR_clear_error();
+	}
+	return err;
+}
+
+lull_err crypto_hmac(crypto_hash_alg alg, const uint8_t *key, size_t key_len, const uint8_t *data,
+                     size_t data_len, uint8_t *out)
+{
+	/* HMAC with an empty key is defined (RFC 2104 pads it to B zeros),
+	 * but OpenSSL reads a NULL key as "keep the previous key". */
+	static const uint8_t empty_key[1];
+
+	if ((unsigned)alg >= N_HASH_ALGS || out == NULL || (key == NULL && key_len > 0) ||
+	    (data == NULL && data_len > 0))
+		return LULL_ERR_INVALID_ARG;
+	algs_init();
+	if (hmac_templates[alg] == NULL)
+		return LULL_ERR_CRYPTO;
+
+	size_t len = hash_infos[alg].len, got = 0;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_templates[alg]);
+	lull_err err = LULL_ERR_CRYPTO;
+
+	if (ctx == NULL)
+		err = LULL_ERR_NOMEM;
+	else if (EVP_MAC_init(ctx, key_len > 0 ? key : empty_key, key_len, NULL) == 1 &&
+	         (data_len == 0 || EVP_MAC_update(ctx, data, data_len) == 1) &&
+	         EVP_MAC_final(ctx, out, &got, len) == 1 && got == len)
+		err = LULL_OK;
+	/* Frees and cleanses the keyed inner and outer states. */
+	EVP_MAC_CTX_free(ctx);
+	if (err != LULL_OK) {
+		crypto_wipe(out, len);
+		ERR_clear_error();
+	}
+	return err;
+}
+
+lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm, size_t ikm_len,
+                     unsigned n_outputs, uint8_t *out1, uint8_t *out2, uint8_t *out3)
+{
+	if ((unsigned)alg >= N_HASH_ALGS || (n_outputs != 2 && n_outputs != 3) || ck == NULL ||
+	    (ikm == NULL && ikm_len > 0) || out1 == NULL || out2 == NULL ||
+	    (n_outputs == 3 && out3 == NULL))
+		return LULL_ERR_INVALID_ARG;
+
+	/* Everything is computed into locals and copied out at the end, so an
+	 * output may alias ck or ikm (MixKey writes the new ck over the old). */
+	size_t len = hash_infos[alg].len;
+	uint8_t temp_key[CRYPTO_HASH_MAX_BYTES];
+	uint8_t outs[3][CRYPTO_HASH_MAX_BYTES];
+	uint8_t block[CRYPTO_HASH_MAX_BYTES + 1]; /* output(i-1) || byte(i) */
+	lull_err err;
+
+	err = crypto_hmac(alg, ck, len, ikm, ikm_len, temp_key);
+	for (unsigned i = 0; err == LULL_OK && i < n_outputs; i++) {
+		size_t block_len = 0;
+		if (i > 0) {
+			memcpy(block, outs[i - 1], len);
+			block_len = len;
+		}
+		block[block_len++] = (uint8_t)(i + 1);
+		err = crypto_hmac(alg, temp_key, len, block, block_len, outs[i]);
+	}
+	if (err == LULL_OK) {
+		memcpy(out1, outs[0], len);
+		memcpy(out2, outs[1], len);
+		if (n_outputs == 3)
+			memcpy(out3, outs[2], len);
+	}
+	crypto_wipe(temp_key, sizeof(temp_key));
+	crypto_wipe(outs, sizeof(outs));
+	crypto_wipe(block, sizeof(block));
+	return err;
+}
+
+/* ---- Utilities --------------------------------------------------------- */
+
+lull_err crypto_random(uint8_t *buf, size_t len)
+{
+	if (buf == NULL && len > 0)
+		return LULL_ERR_INVALID_ARG;
+	for (size_t done = 0; done < len;) {
+		size_t chunk = len - done > INT_MAX ? INT_MAX : len - done;
+		if (RAND_bytes(buf + done, (int)chunk) != 1) {
+			crypto_wipe(buf, len);
+			ERR_clear_error();
+			return LULL_ERR_RANDOM;
+		}
+		done += chunk;
+	}
+	return LULL_OK;
+}
+
+bool crypto_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	return len == 0 || CRYPTO_memcmp(a, b, len) == 0;
+}
+
+bool crypto_is_zero(const uint8_t *p, size_t len)
+{
+	uint8_t acc = 0;
+
+	/* No early exit: the time must not say where the first non-zero is. */
+	for (size_t i = 0; i < len; i++)
+		acc |= p[i];
+	/* Branch-free: (acc - 1) underflows into bit 8 only when acc == 0. */
+	return (((unsigned)acc - 1u) >> 8) & 1u;
+}
+
+void crypto_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		OPENSSL_cleanse(p, len);
+}
