@@ -168,6 +168,16 @@ static lull_err dh_public_of(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pu
 	return err;
 }
 
+/* Test-only deterministic source; see crypto_set_random_source. */
+static crypto_random_fn random_override;
+static void *random_override_ctx;
+
+void crypto_set_random_source(crypto_random_fn fn, void *ctx)
+{
+	random_override = fn;
+	random_override_ctx = ctx;
+}
+
 lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
 {
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
@@ -178,7 +188,12 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
 	 * use).  RAND_priv_bytes: long-term secrets come from the DRBG that is
 	 * never used for public values such as nonces. */
 	size_t len = dh_infos[alg].len;
-	if (RAND_priv_bytes(priv, (int)len) != 1) {
+	if (random_override != NULL) {
+		if (random_override(random_override_ctx, priv, len) != LULL_OK) {
+			crypto_wipe(priv, len);
+			return LULL_ERR_RANDOM;
+		}
+	} else if (RAND_priv_bytes(priv, (int)len) != 1) {
 		crypto_wipe(priv, len);
 		ERR_clear_error();
 		return LULL_ERR_RANDOM;
@@ -546,6 +561,12 @@ lull_err crypto_random(uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len > 0)
 		return LULL_ERR_INVALID_ARG;
+	if (random_override != NULL) {
+		lull_err err = random_override(random_override_ctx, buf, len);
+		if (err != LULL_OK)
+			crypto_wipe(buf, len);
+		return err == LULL_OK ? LULL_OK : LULL_ERR_RANDOM;
+	}
 	for (size_t done = 0; done < len;) {
 		size_t chunk = len - done > INT_MAX ? INT_MAX : len - done;
 		if (RAND_bytes(buf + done, (int)chunk) != 1) {

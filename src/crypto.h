@@ -147,6 +147,15 @@ lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm,
 /* Fill buf from OpenSSL's CSPRNG; LULL_ERR_RANDOM if it cannot. */
 lull_err crypto_random(uint8_t *buf, size_t len);
 
+/*
+ * Tests only: draw every random byte (crypto_random and the private keys of
+ * crypto_dh_generate) from fn instead of OpenSSL, so a whole handshake can
+ * be replayed byte for byte as a published test vector.  NULL restores
+ * OpenSSL.  Not thread-safe; lull itself never calls it.
+ */
+typedef lull_err (*crypto_random_fn)(void *ctx, uint8_t *buf, size_t len);
+void crypto_set_random_source(crypto_random_fn fn, void *ctx);
+
 /* Constant-time equality of two len-byte buffers. */
 bool crypto_equal(const uint8_t *a, const uint8_t *b, size_t len);
 

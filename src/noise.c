@@ -244,6 +244,20 @@ lull_err noise_symmetric_split(noise_symmetric *ss, noise_cipher *c1, noise_ciph
 	return err;
 }
 
+lull_err noise_symmetric_split_raw(const noise_symmetric *ss, uint8_t k1[NOISE_KEY_BYTES],
+                                   uint8_t k2[NOISE_KEY_BYTES])
+{
+	uint8_t t1[NOISE_MAX_HASH_BYTES], t2[NOISE_MAX_HASH_BYTES];
+	lull_err err = crypto_hkdf(ss->hash, ss->ck, NULL, 0, 2, t1, t2, NULL);
+	if (err == LULL_OK) {
+		memcpy(k1, t1, NOISE_KEY_BYTES);
+		memcpy(k2, t2, NOISE_KEY_BYTES);
+	}
+	crypto_wipe(t1, sizeof(t1));
+	crypto_wipe(t2, sizeof(t2));
+	return err;
+}
+
 void noise_symmetric_destroy(noise_symmetric *ss)
 {
 	noise_cipher_destroy(&ss->cipher);
@@ -548,6 +562,8 @@ static lull_err fail(noise_handshake *hs, lull_err err)
 	noise_cipher_destroy(&hs->c1);
 	noise_cipher_destroy(&hs->c2);
 	crypto_wipe(hs->ss.h, sizeof(hs->ss.h));
+	crypto_wipe(hs->split_k1, sizeof(hs->split_k1));
+	crypto_wipe(hs->split_k2, sizeof(hs->split_k2));
 	hs->has_rs = hs->has_re = false;
 	hs->status = NOISE_HS_FAILED;
 	return err;
@@ -583,7 +599,7 @@ lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params 
 	                PRE_S) != 0;
 	unsigned need_psks = count_psk_tokens(hs);
 	if ((need_s && p->static_priv == NULL) || (need_rs && p->remote_static == NULL) ||
-	    p->psk_count < need_psks)
+	    (p->psk_count < need_psks && p->psk_lookup == NULL))
 		return fail(hs, LULL_ERR_MISSING_KEY);
 	/* Surplus PSKs mean caller and pattern disagree about the protocol. */
 	if (p->psk_count > need_psks)
@@ -601,9 +617,11 @@ lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params 
 		memcpy(hs->rs, p->remote_static, hs->dh_len);
 		hs->has_rs = true;
 	}
-	if (need_psks > 0)
-		memcpy(hs->psks, p->psks, need_psks * NOISE_PSK_BYTES);
-	hs->psk_count = (uint8_t)need_psks;
+	if (p->psk_count > 0)
+		memcpy(hs->psks, p->psks, p->psk_count * NOISE_PSK_BYTES);
+	hs->psk_count = (uint8_t)p->psk_count;
+	hs->psk_lookup = p->psk_lookup;
+	hs->psk_lookup_user = p->psk_lookup_user;
 
 	size_t name_len = strlen(p->protocol_name);
 	err = noise_symmetric_init(&hs->ss, (const uint8_t *)p->protocol_name, name_len,
@@ -703,11 +721,19 @@ static lull_err process_key_token(noise_handshake *hs, uint8_t tok)
 		if (initiator)
 			return mix_dh(hs, hs->has_s, hs->s_priv, hs->has_re, hs->re);
 		return mix_dh(hs, hs->has_e, hs->e_priv, hs->has_rs, hs->rs);
-	case TOK_PSK:
-		if (hs->psk_next >= hs->psk_count)
+	case TOK_PSK: {
+		if (hs->psk_next < hs->psk_count)
+			return noise_symmetric_mix_key_and_hash(&hs->ss, hs->psks[hs->psk_next++],
+			                                        NOISE_PSK_BYTES);
+		if (hs->psk_lookup == NULL)
 			return LULL_ERR_MISSING_KEY;
-		return noise_symmetric_mix_key_and_hash(&hs->ss, hs->psks[hs->psk_next++],
-		                                        NOISE_PSK_BYTES);
+		uint8_t psk[NOISE_PSK_BYTES];
+		lull_err err = hs->psk_lookup(hs->psk_lookup_user, hs->has_rs ? hs->rs : NULL, psk);
+		if (err == LULL_OK)
+			err = noise_symmetric_mix_key_and_hash(&hs->ss, psk, NOISE_PSK_BYTES);
+		crypto_wipe(psk, sizeof(psk));
+		return err;
+	}
 	default:
 		return LULL_ERR_STATE;
 	}
@@ -729,6 +755,8 @@ static lull_err finish_if_last(noise_handshake *hs)
 	if (hs->message_index < hs->message_count)
 		return LULL_OK;
 	lull_err err = noise_symmetric_split(&hs->ss, &hs->c1, &hs->c2);
+	if (err == LULL_OK)
+		err = noise_symmetric_split_raw(&hs->ss, hs->split_k1, hs->split_k2);
 	if (err != LULL_OK)
 		return err;
 	wipe_handshake_secrets(hs);
@@ -954,6 +982,19 @@ lull_err noise_handshake_take_ciphers(noise_handshake *hs, noise_cipher *send, n
 	if (hs->role == NOISE_INITIATOR)
 		return noise_handshake_split(hs, send, recv);
 	return noise_handshake_split(hs, recv, send);
+}
+
+lull_err noise_handshake_split_raw(noise_handshake *hs, uint8_t k1[NOISE_KEY_BYTES],
+                                   uint8_t k2[NOISE_KEY_BYTES])
+{
+	if (hs->status != NOISE_HS_DONE || hs->split_raw_taken)
+		return LULL_ERR_STATE;
+	memcpy(k1, hs->split_k1, NOISE_KEY_BYTES);
+	memcpy(k2, hs->split_k2, NOISE_KEY_BYTES);
+	crypto_wipe(hs->split_k1, sizeof(hs->split_k1));
+	crypto_wipe(hs->split_k2, sizeof(hs->split_k2));
+	hs->split_raw_taken = true;
+	return LULL_OK;
 }
 
 void noise_handshake_destroy(noise_handshake *hs)

@@ -125,6 +125,9 @@ lull_err noise_symmetric_decrypt_and_hash(noise_symmetric *ss, const uint8_t *ct
                                           uint8_t *out, size_t out_cap, size_t *out_len);
 /* Split(): c1 and c2 are overwritten with fresh keyed CipherStates. */
 lull_err noise_symmetric_split(noise_symmetric *ss, noise_cipher *c1, noise_cipher *c2);
+/* Split()'s two keys as bytes (the first 32 bytes of each HKDF output). */
+lull_err noise_symmetric_split_raw(const noise_symmetric *ss, uint8_t k1[NOISE_KEY_BYTES],
+                                   uint8_t k2[NOISE_KEY_BYTES]);
 void noise_symmetric_destroy(noise_symmetric *ss);
 
 /* ---- HandshakeState (§5.3) --------------------------------------------- */
@@ -150,6 +153,16 @@ typedef struct noise_handshake_params {
 	const uint8_t *remote_static; /* peer's static public key for a pre-message */
 	const uint8_t *psks;          /* psk_count * NOISE_PSK_BYTES bytes */
 	size_t psk_count;             /* psk tokens take them in order of appearance */
+	/*
+	 * A responder whose PSK depends on who the initiator is (lull's server:
+	 * XXpsk3 reveals the client's static key in the same message as the
+	 * psk token).  Called at a psk token once the listed psks are used up,
+	 * with the remote static key if known (else NULL); must fill psk or
+	 * return the error that aborts (and poisons) the handshake.
+	 */
+	lull_err (*psk_lookup)(void *user, const uint8_t *remote_static,
+	                       uint8_t psk[NOISE_PSK_BYTES]);
+	void *psk_lookup_user;
 } noise_handshake_params;
 
 typedef enum noise_handshake_status {
@@ -168,7 +181,9 @@ typedef struct noise_handshake {
 	crypto_dh_alg dh;
 	size_t dh_len;
 	bool psk_mode; /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
-	bool split_taken;
+	bool split_taken, split_raw_taken;
+	/* Raw Split() keys for noise_handshake_split_raw, wiped when taken. */
+	uint8_t split_k1[NOISE_KEY_BYTES], split_k2[NOISE_KEY_BYTES];
 
 	uint8_t s_priv[NOISE_MAX_DH_BYTES], s_pub[NOISE_MAX_DH_BYTES];
 	uint8_t e_priv[NOISE_MAX_DH_BYTES], e_pub[NOISE_MAX_DH_BYTES];
@@ -178,6 +193,9 @@ typedef struct noise_handshake {
 
 	uint8_t psks[NOISE_MAX_PSKS][NOISE_PSK_BYTES];
 	uint8_t psk_count, psk_next;
+	lull_err (*psk_lookup)(void *user, const uint8_t *remote_static,
+	                       uint8_t psk[NOISE_PSK_BYTES]);
+	void *psk_lookup_user;
 
 	/* Message patterns after modifiers; message i is the initiator's iff i is even. */
 	uint8_t tokens[NOISE_MAX_MESSAGES][NOISE_MAX_TOKENS];
@@ -250,6 +268,14 @@ lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_ciph
 
 /* The same, named by direction for this side's role. */
 lull_err noise_handshake_take_ciphers(noise_handshake *hs, noise_cipher *send, noise_cipher *recv);
+
+/*
+ * The raw Split() keys (k1 initiator->responder, k2 reverse), for a protocol
+ * that derives its own traffic keys from them.  Once only, independent of
+ * noise_handshake_split; LULL_ERR_STATE before the handshake is done.
+ */
+lull_err noise_handshake_split_raw(noise_handshake *hs, uint8_t k1[NOISE_KEY_BYTES],
+                                   uint8_t k2[NOISE_KEY_BYTES]);
 
 /* Wipe every secret and free every AEAD context; hs becomes UNINITIALISED. */
 void noise_handshake_destroy(noise_handshake *hs);
