@@ -88,9 +88,10 @@ const char *lull_err_name(lull_err err);
 #define LULL_SRK_KEEP_MIN            1u
 #define LULL_SRK_KEEP_MAX            10u
 #define LULL_HEARTBEAT_RETRIES_MAX   100u
-#define LULL_MAX_MESSAGE_LIMIT_BYTES (1u << 30) /* no config may ask for more than 1 GiB */
-#define LULL_KEY_BYTES               32         /* X25519 keys and PSKs */
-#define LULL_PEER_NAME_MAX           64         /* authorized client name, bytes incl. NUL */
+#define LULL_MAX_MESSAGE_LIMIT_BYTES (1u << 30)   /* no config may ask for more than 1 GiB */
+#define LULL_KEY_BYTES               32           /* X25519 keys and PSKs */
+#define LULL_SEND_BUFFER_BYTES       (256u << 10) /* held + queued output before WOULD_BLOCK */
+#define LULL_PEER_NAME_MAX           64           /* authorized client name, bytes incl. NUL */
 
 /* ---- Configuration ----------------------------------------------------- */
 

@@ -31,9 +31,13 @@
 
 #include "lull.h"
 
-#define SRK_KEY_BYTES              32
-#define SRK_REPLAY_SEED_BYTES      16
-#define SRK_REPLAY_SET_MAX_ENTRIES (1u << 18) /* per interval; 8 MiB of keys at most */
+#define SRK_KEY_BYTES         32
+#define SRK_REPLAY_SEED_BYTES 16
+/* Per interval.  The table stays at most half full, so a full set is a
+ * 2^18-entry table of 33 bytes each: ~8.3 MiB per slot, ~58 MiB for the 7
+ * slots of the default ring.  2^17 handshakes per 10 s interval is far above
+ * what one server process completes. */
+#define SRK_REPLAY_SET_MAX_ENTRIES (1u << 17)
 #define SRK_INTERVAL_MIN_MS        LULL_SRK_INTERVAL_MIN_MS
 
 typedef struct srk_slot {
@@ -78,6 +82,10 @@ void srk_pool_destroy(srk_pool *p);
  * the interval index into *interval (may be NULL).
  * LULL_ERR_REPLAY: client_e already answered by this SRK (counted).
  * LULL_ERR_SRK_POOL_FULL: the interval's replay set is at its cap.
+ * LULL_ERR_STATE: the slot is held by a later interval (clock went back).
+ * LULL_ERR_NOMEM, LULL_ERR_RANDOM, LULL_ERR_CRYPTO from allocation and crypto.
+ * priv and pub are zeroed on every failure.  on_event must not call back
+ * into the pool.
  */
 lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
                           uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],

@@ -1,0 +1,940 @@
+/*
+ * conn.c - one lull connection: handshakes, records, fragmentation, close.
+ * Sans-I/O: it is fed bytes and now_ms, and hands back bytes to write,
+ * messages and events through callbacks, and its next deadline.
+ *
+ * Handshake (client C, server S; docs/protocol.md has the bytes):
+ *
+ *   C -> S  HS1   version, suite, Noise e
+ *   S -> C  HS2   Noise e (the interval's SRK), ee, s, es, {server policy}
+ *   C -> S  HS3   Noise s, se, psk, {client policy}
+ *   S -> C  KEYS  {DRK c2s | DRK s2c} under the Noise split key k2
+ *
+ * Invariants:
+ *  - A record is accepted only under the epoch it claims, with the key of
+ *    that epoch; there is at most one previous receive key (kept across a
+ *    rekey until the peer's first record under the new epoch, and never past
+ *    srk_lifetime), and every retired key is wiped at once.
+ *  - Nothing is buffered beyond what the wire rules allow: one partial frame
+ *    (<= WIRE_FRAME_MAX_BYTES), one message in reassembly (<= max_message),
+ *    messages held for keys and output bounded by LULL_SEND_BUFFER_BYTES
+ *    (one message is always accepted when both are empty).
+ *  - Idle connections hold no buffers: input, scratch, reassembly and output
+ *    memory is freed as soon as it is empty.
+ *  - After a fatal error the connection is closed: it queued one close frame,
+ *    reported LULL_EV_CLOSED once, wiped every key, and accepts nothing more.
+ *  - The server reveals no more than a close reason code on a failed
+ *    handshake.
+ */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "keysched.h"
+#include "policy.h"
+#include "server.h"
+
+/* ---- Buffers ------------------------------------------------------------ */
+
+static lull_err out_reserve(lull_conn *c, size_t n)
+{
+	if (c->out_cap - c->out_len >= n)
+		return LULL_OK;
+	if (c->out_off > 0) {
+		memmove(c->out_buf, c->out_buf + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+		if (c->out_cap - c->out_len >= n)
+			return LULL_OK;
+	}
+	size_t cap = c->out_cap ? c->out_cap : CONN_OUTPUT_INITIAL_BYTES;
+	while (cap - c->out_len < n)
+		cap *= 2;
+	uint8_t *grown = realloc(c->out_buf, cap);
+	if (!grown)
+		return LULL_ERR_NOMEM;
+	c->out_buf = grown;
+	c->out_cap = cap;
+	return LULL_OK;
+}
+
+static void out_free(lull_conn *c)
+{
+	free(c->out_buf);
+	c->out_buf = NULL;
+	c->out_cap = c->out_len = c->out_off = 0;
+}
+
+size_t lull_conn_output(lull_conn *c, const uint8_t **bytes)
+{
+	*bytes = c->out_buf ? c->out_buf + c->out_off : NULL;
+	return c->out_len - c->out_off;
+}
+
+void lull_conn_output_consume(lull_conn *c, size_t n)
+{
+	size_t pending = c->out_len - c->out_off;
+	c->out_off += n < pending ? n : pending;
+	if (c->out_off == c->out_len)
+		out_free(c);
+}
+
+size_t lull_conn_output_pending(const lull_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* ---- Events ------------------------------------------------------------- */
+
+static void conn_emit(lull_conn *c, lull_event *ev, uint64_t now_ms)
+{
+	ev->now_ms = now_ms;
+	if (!ev->epoch)
+		ev->epoch = c->epoch;
+	if (c->peer_known) {
+		ev->peer_pub = c->peer_pub;
+		ev->peer_name = c->peer_name[0] ? c->peer_name : NULL;
+	}
+	if (c->cb.on_event)
+		c->cb.on_event(c->cb.user, ev);
+}
+
+/* ---- Keys --------------------------------------------------------------- */
+
+static void held_free_all(lull_conn *c)
+{
+	while (c->held_head) {
+		conn_held_msg *m = c->held_head;
+		c->held_head = m->next;
+		crypto_wipe(m->data, m->len);
+		free(m);
+	}
+	c->held_tail = NULL;
+	c->held_bytes = 0;
+}
+
+static void conn_wipe_secrets(lull_conn *c)
+{
+	noise_handshake_destroy(&c->hs);
+	c->hs_active = false;
+	record_key_destroy(&c->tx);
+	record_key_destroy(&c->rx);
+	record_key_destroy(&c->rx_prev);
+	crypto_wipe(c->pending_k1, sizeof(c->pending_k1));
+	crypto_wipe(c->pending_k2, sizeof(c->pending_k2));
+	crypto_wipe(&c->own_key, sizeof(c->own_key));
+	crypto_wipe(c->psk, sizeof(c->psk));
+	if (c->msg_buf)
+		crypto_wipe(c->msg_buf, c->msg_len);
+	if (c->in_buf)
+		crypto_wipe(c->in_buf, c->in_len);
+	free(c->msg_buf);
+	free(c->in_buf);
+	free(c->scratch);
+	c->msg_buf = c->in_buf = c->scratch = NULL;
+	c->msg_len = c->msg_cap = c->in_len = 0;
+	held_free_all(c);
+}
+
+static crypto_aead_alg conn_aead(const lull_conn *c)
+{
+	return c->cfg.suite == LULL_SUITE_CHACHAPOLY_BLAKE2B ? CRYPTO_AEAD_CHACHAPOLY
+	                                                     : CRYPTO_AEAD_AESGCM;
+}
+
+static crypto_hash_alg conn_hash(const lull_conn *c)
+{
+	return c->cfg.suite == LULL_SUITE_CHACHAPOLY_BLAKE2B ? CRYPTO_HASH_BLAKE2B
+	                                                     : CRYPTO_HASH_SHA256;
+}
+
+static const char *conn_protocol_name(lull_suite suite)
+{
+	return suite == LULL_SUITE_CHACHAPOLY_BLAKE2B ? "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
+	                                              : "Noise_XXpsk3_25519_AESGCM_SHA256";
+}
+
+/* ---- Close -------------------------------------------------------------- */
+
+/* Queue the close frame: authenticated once a key exists, else plaintext. */
+static void queue_close_frame(lull_conn *c, lull_close_reason reason)
+{
+	uint8_t r = (uint8_t)reason;
+	if (c->tx.live) {
+		if (out_reserve(c, WIRE_RECORD_OVERHEAD_BYTES + 1) == LULL_OK &&
+		    record_seal(&c->tx, WIRE_CLOSE, 0, &r, 1, c->out_buf + c->out_len) == LULL_OK)
+			c->out_len += WIRE_RECORD_OVERHEAD_BYTES + 1;
+		return;
+	}
+	if (out_reserve(c, WIRE_HEADER_BYTES + 1) == LULL_OK) {
+		wire_header_write(c->out_buf + c->out_len, WIRE_HS_FAILED, 0, 1);
+		c->out_buf[c->out_len + WIRE_HEADER_BYTES] = r;
+		c->out_len += WIRE_HEADER_BYTES + 1;
+	}
+}
+
+static void conn_close_internal(lull_conn *c, uint64_t now_ms, lull_close_reason reason,
+                                lull_err err, bool by_peer)
+{
+	if (c->closed)
+		return;
+	if (!by_peer)
+		queue_close_frame(c, reason);
+	c->closed = true;
+	lull_event ev = {.type = LULL_EV_CLOSED,
+	                 .close_reason = reason,
+	                 .err = err,
+	                 .by_peer = by_peer,
+	                 .bytes = c->app_bytes_total};
+	conn_wipe_secrets(c);
+	conn_emit(c, &ev, now_ms);
+}
+
+/* A fatal local error: close with reason and hand err back to the caller. */
+static lull_err conn_fail(lull_conn *c, uint64_t now_ms, lull_err err, lull_close_reason reason)
+{
+	conn_close_internal(c, now_ms, reason, err, false);
+	return err;
+}
+
+void lull_conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason)
+{
+	if (c)
+		conn_close_internal(c, now_ms, reason, LULL_OK, false);
+}
+
+/* Authentication failures also get their own event, naming the cause. */
+static lull_err conn_auth_fail(lull_conn *c, uint64_t now_ms, lull_err err,
+                               lull_close_reason reason)
+{
+	lull_event ev = {.type = LULL_EV_AUTH_FAILED, .err = err};
+	conn_emit(c, &ev, now_ms);
+	return conn_fail(c, now_ms, err, reason);
+}
+
+/* ---- Construction ------------------------------------------------------- */
+
+static lull_err conn_alloc(lull_conn **out, const lull_config *cfg, const lull_callbacks *cb)
+{
+	if (!out)
+		return LULL_ERR_INVALID_ARG;
+	*out = NULL;
+	lull_err err = lull_config_validate(cfg, NULL);
+	if (err != LULL_OK)
+		return err;
+	lull_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return LULL_ERR_NOMEM;
+	c->cfg = *cfg;
+	c->agreed = *cfg;
+	if (cb)
+		c->cb = *cb;
+	*out = c;
+	return LULL_OK;
+}
+
+lull_err lull_conn_new_client(lull_conn **out, const lull_config *cfg, const lull_keypair *key,
+                              const uint8_t server_pub[LULL_KEY_BYTES], const uint8_t *psk,
+                              const lull_callbacks *cb)
+{
+	if (!cfg || !key || !server_pub)
+		return LULL_ERR_INVALID_ARG;
+	lull_err err = conn_alloc(out, cfg, cb);
+	if (err != LULL_OK)
+		return err;
+	lull_conn *c = *out;
+	c->is_server = false;
+	c->own_key = *key;
+	memcpy(c->peer_pub, server_pub, LULL_KEY_BYTES);
+	if (psk)
+		memcpy(c->psk, psk, LULL_KEY_BYTES);
+	return LULL_OK;
+}
+
+lull_err lull_conn_new_server(lull_conn **out, lull_server *srv, const lull_callbacks *cb)
+{
+	if (!srv)
+		return LULL_ERR_INVALID_ARG;
+	lull_err err = conn_alloc(out, &srv->cfg, cb);
+	if (err != LULL_OK)
+		return err;
+	(*out)->is_server = true;
+	(*out)->srv = srv;
+	return LULL_OK;
+}
+
+void lull_conn_free(lull_conn *c)
+{
+	if (!c)
+		return;
+	conn_wipe_secrets(c);
+	out_free(c);
+	crypto_wipe(c, sizeof(*c));
+	free(c);
+}
+
+/* ---- Handshake ---------------------------------------------------------- */
+
+/* prologue = "lull/1" | version | suite | len(prev h) | prev h */
+static size_t build_prologue(const lull_conn *c, uint8_t version, uint8_t suite,
+                             uint8_t out[CONN_PROLOGUE_MAX_BYTES])
+{
+	memcpy(out, "lull/1", 6);
+	out[6] = version;
+	out[7] = suite;
+	out[8] = (uint8_t)c->prev_hash_len;
+	memcpy(out + 9, c->prev_hash, c->prev_hash_len);
+	return 9 + c->prev_hash_len;
+}
+
+static void hs_started(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
+{
+	c->hs_active = true;
+	c->hs_reason = reason;
+	c->hs_started_ms = now_ms;
+	c->hs_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
+	lull_event ev = {
+	        .type = LULL_EV_HANDSHAKE_STARTED, .epoch = c->epoch + 1, .rekey_reason = reason};
+	conn_emit(c, &ev, now_ms);
+}
+
+/* Client: queue HS1 and wait for HS2. */
+static lull_err client_begin_handshake(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
+{
+	uint8_t prologue[CONN_PROLOGUE_MAX_BYTES];
+	size_t prologue_len = build_prologue(c, WIRE_VERSION, (uint8_t)c->cfg.suite, prologue);
+	noise_handshake_params p = {
+	        .protocol_name = conn_protocol_name(c->cfg.suite),
+	        .role = NOISE_INITIATOR,
+	        .prologue = prologue,
+	        .prologue_len = prologue_len,
+	        .static_priv = c->own_key.priv,
+	        .static_pub = c->own_key.pub,
+	        .psks = c->psk,
+	        .psk_count = 1,
+	};
+	lull_err err = noise_handshake_init(&c->hs, &p);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	err = out_reserve(c, WIRE_HEADER_BYTES + WIRE_HS1_BYTES);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	uint8_t *frame = c->out_buf + c->out_len;
+	wire_header_write(frame, WIRE_HS1, 0, WIRE_HS1_BYTES);
+	frame[4] = WIRE_VERSION;
+	frame[5] = (uint8_t)c->cfg.suite;
+	size_t msg_len = 0;
+	err = noise_handshake_write(&c->hs, NULL, 0, frame + 6, WIRE_HS1_MSG_BYTES, &msg_len);
+	if (err != LULL_OK || msg_len != WIRE_HS1_MSG_BYTES)
+		return conn_fail(c, now_ms, err ? err : LULL_ERR_STATE, LULL_CLOSE_INTERNAL_ERROR);
+	c->out_len += WIRE_HEADER_BYTES + WIRE_HS1_BYTES;
+	c->hs_step = HS_WAIT_HS2;
+	hs_started(c, now_ms, reason);
+	return LULL_OK;
+}
+
+/* Server: PSK of the client whose static key message 3 just revealed. */
+static lull_err server_psk_lookup(void *user, const uint8_t *remote_static,
+                                  uint8_t psk[NOISE_PSK_BYTES])
+{
+	lull_conn *c = user;
+	const authorized_client *ac = server_find_client(c->srv, remote_static);
+	if (!ac)
+		return LULL_ERR_UNKNOWN_CLIENT;
+	/* A rekey must re-authenticate the same client, not swap identities. */
+	if (c->peer_known && !crypto_equal(c->peer_pub, remote_static, LULL_KEY_BYTES))
+		return LULL_ERR_AUTH_FAILED;
+	memcpy(psk, ac->psk, NOISE_PSK_BYTES);
+	memcpy(c->peer_pub, ac->pub, LULL_KEY_BYTES);
+	memcpy(c->peer_name, ac->name, sizeof(c->peer_name));
+	c->peer_known = true;
+	return LULL_OK;
+}
+
+static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body)
+{
+	if (c->hs_active)
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+	if (body[0] != WIRE_VERSION || body[1] != (uint8_t)c->cfg.suite)
+		return conn_fail(c, now_ms, LULL_ERR_VERSION, LULL_CLOSE_VERSION);
+
+	uint8_t prologue[CONN_PROLOGUE_MAX_BYTES];
+	size_t prologue_len = build_prologue(c, body[0], body[1], prologue);
+	noise_handshake_params p = {
+	        .protocol_name = conn_protocol_name(c->cfg.suite),
+	        .role = NOISE_RESPONDER,
+	        .prologue = prologue,
+	        .prologue_len = prologue_len,
+	        .static_priv = c->srv->key.priv,
+	        .static_pub = c->srv->key.pub,
+	        .psk_lookup = server_psk_lookup,
+	        .psk_lookup_user = c,
+	};
+	lull_err err = noise_handshake_init(&c->hs, &p);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	c->hs_active = true; /* so a failure below wipes hs */
+	size_t payload_len = 0;
+	err = noise_handshake_read(&c->hs, body + 2, WIRE_HS1_MSG_BYTES, NULL, 0, &payload_len);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+
+	uint8_t srk_priv[LULL_KEY_BYTES], srk_pub[LULL_KEY_BYTES];
+	err = server_answer_key(c->srv, now_ms, noise_handshake_remote_ephemeral(&c->hs), srk_priv,
+	                        srk_pub);
+	if (err == LULL_OK)
+		err = noise_handshake_set_ephemeral(&c->hs, srk_priv, srk_pub);
+	crypto_wipe(srk_priv, sizeof(srk_priv));
+	if (err == LULL_ERR_REPLAY) {
+		lull_event ev = {.type = LULL_EV_REPLAY_REFUSED, .err = err};
+		conn_emit(c, &ev, now_ms);
+		return conn_fail(c, now_ms, err, LULL_CLOSE_REPLAY);
+	}
+	if (err == LULL_ERR_SRK_POOL_FULL)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_BUSY);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+
+	uint8_t policy[WIRE_POLICY_BYTES];
+	policy_encode(&c->cfg, policy);
+	err = out_reserve(c, WIRE_HEADER_BYTES + WIRE_HS2_BYTES);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	uint8_t *frame = c->out_buf + c->out_len;
+	size_t msg_len = 0;
+	err = noise_handshake_write(&c->hs, policy, sizeof(policy), frame + WIRE_HEADER_BYTES,
+	                            WIRE_HS2_BYTES, &msg_len);
+	if (err != LULL_OK || msg_len != WIRE_HS2_BYTES)
+		return conn_fail(c, now_ms, err ? err : LULL_ERR_STATE, LULL_CLOSE_INTERNAL_ERROR);
+	wire_header_write(frame, WIRE_HS2, 0, WIRE_HS2_BYTES);
+	c->out_len += WIRE_HEADER_BYTES + WIRE_HS2_BYTES;
+	c->hs_step = HS_WAIT_HS3;
+	hs_started(c, now_ms, c->epoch == 0 ? LULL_REKEY_NONE : c->pending_peer_reason);
+	return LULL_OK;
+}
+
+static lull_err client_on_hs2(lull_conn *c, uint64_t now_ms, const uint8_t *body)
+{
+	uint8_t policy[WIRE_POLICY_BYTES];
+	size_t policy_len = 0;
+	lull_err err = noise_handshake_read(&c->hs, body, WIRE_HS2_BYTES, policy, sizeof(policy),
+	                                    &policy_len);
+	if (err == LULL_ERR_DECRYPT || err == LULL_ERR_DH_ZERO)
+		return conn_auth_fail(c, now_ms, LULL_ERR_AUTH_FAILED, LULL_CLOSE_AUTH_FAILED);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+	const uint8_t *rs = noise_handshake_remote_static(&c->hs);
+	if (!rs || !crypto_equal(rs, c->peer_pub, LULL_KEY_BYTES))
+		return conn_auth_fail(c, now_ms, LULL_ERR_SERVER_KEY_MISMATCH,
+		                      LULL_CLOSE_AUTH_FAILED);
+	c->peer_known = true;
+	lull_config server_policy = c->cfg;
+	if (policy_len != WIRE_POLICY_BYTES || policy_decode(policy, &server_policy) != LULL_OK)
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+	policy_merge_stricter(&c->pending_agreed, &c->cfg, &server_policy);
+
+	policy_encode(&c->cfg, policy);
+	err = out_reserve(c, WIRE_HEADER_BYTES + WIRE_HS3_BYTES);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	uint8_t *frame = c->out_buf + c->out_len;
+	size_t msg_len = 0;
+	err = noise_handshake_write(&c->hs, policy, sizeof(policy), frame + WIRE_HEADER_BYTES,
+	                            WIRE_HS3_BYTES, &msg_len);
+	if (err != LULL_OK || msg_len != WIRE_HS3_BYTES)
+		return conn_fail(c, now_ms, err ? err : LULL_ERR_STATE, LULL_CLOSE_INTERNAL_ERROR);
+	wire_header_write(frame, WIRE_HS3, 0, WIRE_HS3_BYTES);
+	c->out_len += WIRE_HEADER_BYTES + WIRE_HS3_BYTES;
+	err = noise_handshake_split_raw(&c->hs, c->pending_k1, c->pending_k2);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	c->hs_step = HS_WAIT_KEYS;
+	return LULL_OK;
+}
+
+/*
+ * Both ends, once the DRKs are known: derive and install the new epoch's
+ * keys, keep the old receive key only where the peer may still use it.
+ */
+static lull_err install_keys(lull_conn *c, uint64_t now_ms,
+                             const uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES])
+{
+	uint8_t h[CRYPTO_HASH_MAX_BYTES];
+	size_t h_len = 0;
+	uint8_t key_c2s[CRYPTO_AEAD_KEY_BYTES], key_s2c[CRYPTO_AEAD_KEY_BYTES];
+	lull_err err = noise_handshake_get_hash(&c->hs, h, sizeof(h), &h_len);
+	if (err == LULL_OK)
+		err = keysched_traffic_keys(conn_hash(c), h, h_len, c->pending_k1, c->pending_k2,
+		                            drk, key_c2s, key_s2c);
+	crypto_wipe(c->pending_k1, sizeof(c->pending_k1));
+	crypto_wipe(c->pending_k2, sizeof(c->pending_k2));
+	if (err != LULL_OK)
+		return err;
+
+	uint32_t epoch = c->epoch + 1;
+	record_key new_tx, new_rx;
+	err = record_key_init(&new_tx, conn_aead(c), c->is_server ? key_s2c : key_c2s, epoch);
+	if (err == LULL_OK) {
+		err = record_key_init(&new_rx, conn_aead(c), c->is_server ? key_c2s : key_s2c,
+		                      epoch);
+		if (err != LULL_OK)
+			record_key_destroy(&new_tx);
+	}
+	crypto_wipe(key_c2s, sizeof(key_c2s));
+	crypto_wipe(key_s2c, sizeof(key_s2c));
+	if (err != LULL_OK)
+		return err;
+
+	/* The server's peer may still send under the old epoch until it has
+	 * read KEYS; the client's peer switched before sending KEYS. */
+	record_key_destroy(&c->rx_prev);
+	if (c->is_server && c->rx.live) {
+		c->rx_prev = c->rx;
+		c->rx_prev_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
+	} else {
+		record_key_destroy(&c->rx);
+	}
+	record_key_destroy(&c->tx);
+	c->tx = new_tx;
+	c->rx = new_rx;
+	c->epoch = epoch;
+	c->agreed = c->pending_agreed;
+	c->key_installed_ms = now_ms;
+	c->bytes_under_key = 0;
+
+	memcpy(c->prev_hash, h, h_len);
+	c->prev_hash_len = h_len;
+	crypto_wipe(h, sizeof(h));
+	noise_handshake_destroy(&c->hs);
+	c->hs_active = false;
+	c->hs_step = HS_IDLE;
+
+	lull_event ev = {.type = LULL_EV_HANDSHAKE_DONE,
+	                 .epoch = epoch,
+	                 .rekey_reason = c->hs_reason,
+	                 .duration_ms = now_ms - c->hs_started_ms};
+	conn_emit(c, &ev, now_ms);
+	return LULL_OK;
+}
+
+static lull_err flush_held(lull_conn *c, uint64_t now_ms);
+
+static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body)
+{
+	uint8_t policy[WIRE_POLICY_BYTES];
+	size_t policy_len = 0;
+	lull_err err = noise_handshake_read(&c->hs, body, WIRE_HS3_BYTES, policy, sizeof(policy),
+	                                    &policy_len);
+	if (err == LULL_ERR_UNKNOWN_CLIENT)
+		return conn_auth_fail(c, now_ms, err, LULL_CLOSE_UNKNOWN_CLIENT);
+	if (err == LULL_ERR_DECRYPT || err == LULL_ERR_DH_ZERO || err == LULL_ERR_AUTH_FAILED)
+		return conn_auth_fail(c, now_ms, LULL_ERR_AUTH_FAILED, LULL_CLOSE_AUTH_FAILED);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+	lull_config client_policy = c->cfg;
+	if (policy_len != WIRE_POLICY_BYTES || policy_decode(policy, &client_policy) != LULL_OK)
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+	/* Same function of the same two announcements as the client computes. */
+	policy_merge_stricter(&c->pending_agreed, &client_policy, &c->cfg);
+
+	err = noise_handshake_split_raw(&c->hs, c->pending_k1, c->pending_k2);
+	uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES];
+	if (err == LULL_OK)
+		err = crypto_random(drk, sizeof(drk));
+	/* KEYS travels under k2 with the new epoch, nonce 0. */
+	record_key keys_key = {0};
+	if (err == LULL_OK)
+		err = record_key_init(&keys_key, conn_aead(c), c->pending_k2, c->epoch + 1);
+	if (err == LULL_OK)
+		err = out_reserve(c, WIRE_RECORD_OVERHEAD_BYTES + sizeof(drk));
+	if (err == LULL_OK)
+		err = record_seal(&keys_key, WIRE_KEYS, 0, drk, sizeof(drk),
+		                  c->out_buf + c->out_len);
+	record_key_destroy(&keys_key);
+	if (err == LULL_OK) {
+		c->out_len += WIRE_RECORD_OVERHEAD_BYTES + sizeof(drk);
+		err = install_keys(c, now_ms, drk);
+	}
+	crypto_wipe(drk, sizeof(drk));
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	return flush_held(c, now_ms);
+}
+
+static lull_err client_on_keys(lull_conn *c, uint64_t now_ms, const wire_header *h,
+                               const uint8_t *frame)
+{
+	if (record_frame_epoch(frame) != c->epoch + 1)
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+	record_key keys_key = {0};
+	uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES];
+	size_t drk_len = 0;
+	lull_err err = record_key_init(&keys_key, conn_aead(c), c->pending_k2, c->epoch + 1);
+	if (err == LULL_OK)
+		err = record_open(&keys_key, h, frame, drk, &drk_len);
+	record_key_destroy(&keys_key);
+	if (err == LULL_OK)
+		err = install_keys(c, now_ms, drk);
+	crypto_wipe(drk, sizeof(drk));
+	if (err == LULL_ERR_DECRYPT)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_DECRYPT_FAILED);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	return flush_held(c, now_ms);
+}
+
+/* ---- Application data --------------------------------------------------- */
+
+/* Encrypt one whole message into the output as DATA fragments. */
+static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
+{
+	size_t n_records = len == 0 ? 1
+	                            : (len + WIRE_RECORD_PAYLOAD_MAX_BYTES - 1) /
+	                                      WIRE_RECORD_PAYLOAD_MAX_BYTES;
+	lull_err err = out_reserve(c, len + n_records * WIRE_RECORD_OVERHEAD_BYTES);
+	if (err != LULL_OK)
+		return err;
+	size_t off = 0;
+	do {
+		size_t chunk = len - off;
+		uint8_t flags = 0;
+		if (chunk > WIRE_RECORD_PAYLOAD_MAX_BYTES) {
+			chunk = WIRE_RECORD_PAYLOAD_MAX_BYTES;
+			flags = WIRE_FLAG_MORE;
+		}
+		err = record_seal(&c->tx, WIRE_DATA, flags, msg + off, chunk,
+		                  c->out_buf + c->out_len);
+		if (err != LULL_OK)
+			return err;
+		c->out_len += WIRE_RECORD_OVERHEAD_BYTES + chunk;
+		off += chunk;
+	} while (off < len);
+	c->bytes_under_key += len;
+	c->app_bytes_total += len;
+	return LULL_OK;
+}
+
+static bool conn_can_send_data(const lull_conn *c)
+{
+	return !c->closed && c->tx.live;
+}
+
+static lull_err flush_held(lull_conn *c, uint64_t now_ms)
+{
+	while (c->held_head && conn_can_send_data(c)) {
+		conn_held_msg *m = c->held_head;
+		lull_err err = seal_message(c, m->data, m->len);
+		if (err != LULL_OK)
+			return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+		c->held_head = m->next;
+		if (!c->held_head)
+			c->held_tail = NULL;
+		c->held_bytes -= m->len;
+		crypto_wipe(m->data, m->len);
+		free(m);
+	}
+	return LULL_OK;
+}
+
+static lull_err hold_message(lull_conn *c, const uint8_t *msg, size_t len)
+{
+	if (c->held_bytes > 0 && c->held_bytes + len > LULL_SEND_BUFFER_BYTES)
+		return LULL_ERR_WOULD_BLOCK;
+	conn_held_msg *m = malloc(sizeof(*m) + len);
+	if (!m)
+		return LULL_ERR_NOMEM;
+	m->next = NULL;
+	m->len = len;
+	if (len)
+		memcpy(m->data, msg, len);
+	if (c->held_tail)
+		c->held_tail->next = m;
+	else
+		c->held_head = m;
+	c->held_tail = m;
+	c->held_bytes += len;
+	return LULL_OK;
+}
+
+lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len)
+{
+	if (!c || (!msg && len))
+		return LULL_ERR_INVALID_ARG;
+	if (c->closed)
+		return LULL_ERR_CLOSED;
+	if (len > c->agreed.max_message_bytes)
+		return LULL_ERR_MESSAGE_TOO_LARGE;
+	if (lull_conn_output_pending(c) > LULL_SEND_BUFFER_BYTES)
+		return LULL_ERR_WOULD_BLOCK;
+	if (conn_can_send_data(c) && !c->held_head) {
+		lull_err err = seal_message(c, msg, len);
+		if (err != LULL_OK)
+			return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+		return LULL_OK;
+	}
+	return hold_message(c, msg, len);
+}
+
+/* A DATA fragment: deliver whole messages, refuse any over max_message. */
+static lull_err on_data(lull_conn *c, uint64_t now_ms, uint8_t flags, const uint8_t *pt, size_t len)
+{
+	c->bytes_under_key += len;
+	c->app_bytes_total += len;
+	if (c->msg_len + len > c->agreed.max_message_bytes)
+		return conn_fail(c, now_ms, LULL_ERR_MESSAGE_TOO_LARGE,
+		                 LULL_CLOSE_MESSAGE_TOO_LARGE);
+	if (!(flags & WIRE_FLAG_MORE) && c->msg_len == 0) {
+		/* Whole message in one record: deliver without copying. */
+		if (c->cb.on_message)
+			c->cb.on_message(c->cb.user, pt, len);
+		return LULL_OK;
+	}
+	if (c->msg_cap - c->msg_len < len) {
+		size_t cap = c->msg_cap ? c->msg_cap : WIRE_RECORD_PAYLOAD_MAX_BYTES * 4;
+		while (cap - c->msg_len < len)
+			cap *= 2;
+		if (cap > c->agreed.max_message_bytes)
+			cap = c->agreed.max_message_bytes;
+		uint8_t *grown = realloc(c->msg_buf, cap);
+		if (!grown)
+			return conn_fail(c, now_ms, LULL_ERR_NOMEM, LULL_CLOSE_INTERNAL_ERROR);
+		c->msg_buf = grown;
+		c->msg_cap = cap;
+	}
+	memcpy(c->msg_buf + c->msg_len, pt, len);
+	c->msg_len += len;
+	if (flags & WIRE_FLAG_MORE)
+		return LULL_OK;
+	if (c->cb.on_message)
+		c->cb.on_message(c->cb.user, c->msg_buf, c->msg_len);
+	/* The callback may have closed the connection, which frees msg_buf. */
+	if (c->msg_buf) {
+		crypto_wipe(c->msg_buf, c->msg_len);
+		free(c->msg_buf);
+		c->msg_buf = NULL;
+	}
+	c->msg_len = c->msg_cap = 0;
+	return LULL_OK;
+}
+
+/* ---- Records ------------------------------------------------------------ */
+
+static record_key *key_for_epoch(lull_conn *c, uint32_t epoch)
+{
+	if (c->rx.live && epoch == c->rx.epoch)
+		return &c->rx;
+	if (c->rx_prev.live && epoch == c->rx_prev.epoch)
+		return &c->rx_prev;
+	return NULL;
+}
+
+static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, const uint8_t *frame)
+{
+	uint32_t epoch = record_frame_epoch(frame);
+	record_key *k = key_for_epoch(c, epoch);
+	if (!k) {
+		bool retired = c->epoch > 0 && epoch < c->epoch;
+		return conn_fail(c, now_ms, retired ? LULL_ERR_RETIRED_KEY : LULL_ERR_PROTOCOL,
+		                 LULL_CLOSE_PROTOCOL_ERROR);
+	}
+	if (!c->scratch) {
+		c->scratch = malloc(WIRE_RECORD_PAYLOAD_MAX_BYTES);
+		if (!c->scratch)
+			return conn_fail(c, now_ms, LULL_ERR_NOMEM, LULL_CLOSE_INTERNAL_ERROR);
+	}
+	size_t len = 0;
+	lull_err err = record_open(k, h, frame, c->scratch, &len);
+	if (err == LULL_ERR_DECRYPT)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_DECRYPT_FAILED);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	/* The peer's first record under the new epoch retires the old key. */
+	if (k == &c->rx && c->rx_prev.live)
+		record_key_destroy(&c->rx_prev);
+
+	switch (h->type) {
+	case WIRE_DATA:
+		return on_data(c, now_ms, h->flags, c->scratch, len);
+	case WIRE_CLOSE: {
+		lull_close_reason reason = (lull_close_reason)c->scratch[0];
+		conn_close_internal(c, now_ms, reason, LULL_ERR_PEER_CLOSED, true);
+		return reason == LULL_CLOSE_NORMAL || reason == LULL_CLOSE_SHUTDOWN
+		               ? LULL_OK
+		               : LULL_ERR_PEER_CLOSED;
+	}
+	default:
+		/* Heartbeats and rekey requests belong to the policy layer. */
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+	}
+}
+
+/* One whole frame whose header has been checked. */
+static lull_err on_frame(lull_conn *c, uint64_t now_ms, const wire_header *h, const uint8_t *frame)
+{
+	const uint8_t *body = frame + WIRE_HEADER_BYTES;
+	switch (h->type) {
+	case WIRE_HS1:
+		if (!c->is_server)
+			break;
+		return server_on_hs1(c, now_ms, body);
+	case WIRE_HS2:
+		if (c->is_server || c->hs_step != HS_WAIT_HS2)
+			break;
+		return client_on_hs2(c, now_ms, body);
+	case WIRE_HS3:
+		if (!c->is_server || c->hs_step != HS_WAIT_HS3)
+			break;
+		return server_on_hs3(c, now_ms, body);
+	case WIRE_KEYS:
+		if (c->is_server || c->hs_step != HS_WAIT_KEYS)
+			break;
+		return client_on_keys(c, now_ms, h, frame);
+	case WIRE_HS_FAILED:
+		/* Unauthenticated, so believed only before any key exists. */
+		if (c->epoch != 0)
+			break;
+		conn_close_internal(c, now_ms, (lull_close_reason)body[0], LULL_ERR_PEER_CLOSED,
+		                    true);
+		return LULL_ERR_PEER_CLOSED;
+	default:
+		return on_record(c, now_ms, h, frame);
+	}
+	return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+}
+
+lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, size_t len)
+{
+	if (!c || (!bytes && len))
+		return LULL_ERR_INVALID_ARG;
+	if (c->closed)
+		return LULL_ERR_CLOSED;
+	lull_err err = LULL_OK;
+	while (len > 0 && !c->closed && err == LULL_OK) {
+		wire_header h;
+		if (c->in_len == 0 && len >= WIRE_HEADER_BYTES) {
+			/* Fast path: a whole frame in the caller's buffer. */
+			err = wire_header_read(bytes, &h);
+			if (err != LULL_OK)
+				return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+			size_t frame_len = WIRE_HEADER_BYTES + (size_t)h.length;
+			if (len >= frame_len) {
+				err = on_frame(c, now_ms, &h, bytes);
+				bytes += frame_len;
+				len -= frame_len;
+				continue;
+			}
+		}
+		/* Slow path: accumulate one frame in in_buf, header first, so
+		 * the length is checked before a body byte is kept. */
+		if (!c->in_buf) {
+			c->in_buf = malloc(WIRE_FRAME_MAX_BYTES);
+			if (!c->in_buf)
+				return conn_fail(c, now_ms, LULL_ERR_NOMEM,
+				                 LULL_CLOSE_INTERNAL_ERROR);
+		}
+		if (c->in_len < WIRE_HEADER_BYTES) {
+			size_t take = WIRE_HEADER_BYTES - c->in_len;
+			take = take < len ? take : len;
+			memcpy(c->in_buf + c->in_len, bytes, take);
+			c->in_len += take;
+			bytes += take;
+			len -= take;
+			if (c->in_len < WIRE_HEADER_BYTES)
+				break;
+		}
+		err = wire_header_read(c->in_buf, &h);
+		if (err != LULL_OK)
+			return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+		size_t frame_len = WIRE_HEADER_BYTES + (size_t)h.length;
+		size_t take = frame_len - c->in_len < len ? frame_len - c->in_len : len;
+		memcpy(c->in_buf + c->in_len, bytes, take);
+		c->in_len += take;
+		bytes += take;
+		len -= take;
+		if (c->in_len == frame_len) {
+			c->in_len = 0;
+			err = on_frame(c, now_ms, &h, c->in_buf);
+		}
+	}
+	if (!c->closed && c->in_len == 0 && c->in_buf) {
+		free(c->in_buf);
+		c->in_buf = NULL;
+	}
+	if (c->scratch) {
+		crypto_wipe(c->scratch, WIRE_RECORD_PAYLOAD_MAX_BYTES);
+		free(c->scratch);
+		c->scratch = NULL;
+	}
+	return err;
+}
+
+/* ---- Timers and state --------------------------------------------------- */
+
+lull_err lull_conn_start(lull_conn *c, uint64_t now_ms)
+{
+	if (!c)
+		return LULL_ERR_INVALID_ARG;
+	if (c->closed)
+		return LULL_ERR_CLOSED;
+	if (c->started)
+		return LULL_ERR_STATE;
+	c->started = true;
+	c->started_ms = now_ms;
+	if (c->is_server) {
+		/* A client that connects and says nothing is dropped like a
+		 * handshake that never completes. */
+		c->hs_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
+		return LULL_OK;
+	}
+	return client_begin_handshake(c, now_ms, LULL_REKEY_NONE);
+}
+
+uint64_t lull_conn_next_deadline(const lull_conn *c)
+{
+	if (!c || c->closed || !c->started)
+		return UINT64_MAX;
+	uint64_t d = UINT64_MAX;
+	if (c->hs_active || c->epoch == 0)
+		d = c->hs_deadline_ms;
+	if (c->rx_prev.live && c->rx_prev_deadline_ms < d)
+		d = c->rx_prev_deadline_ms;
+	return d;
+}
+
+lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
+{
+	if (!c)
+		return LULL_ERR_INVALID_ARG;
+	if (c->closed)
+		return LULL_ERR_CLOSED;
+	if (!c->started)
+		return LULL_OK;
+	if ((c->hs_active || c->epoch == 0) && now_ms >= c->hs_deadline_ms)
+		return conn_fail(c, now_ms, LULL_ERR_HANDSHAKE_TIMEOUT,
+		                 LULL_CLOSE_HANDSHAKE_TIMEOUT);
+	if (c->rx_prev.live && now_ms >= c->rx_prev_deadline_ms)
+		record_key_destroy(&c->rx_prev);
+	return LULL_OK;
+}
+
+bool lull_conn_is_open(const lull_conn *c)
+{
+	return c && !c->closed;
+}
+
+bool lull_conn_is_ready(const lull_conn *c)
+{
+	return c && conn_can_send_data(c);
+}
+
+uint32_t lull_conn_epoch(const lull_conn *c)
+{
+	return c ? c->epoch : 0;
+}
+
+const char *lull_conn_peer_name(const lull_conn *c)
+{
+	return c && c->peer_name[0] ? c->peer_name : NULL;
+}

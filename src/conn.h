@@ -1,0 +1,84 @@
+/*
+ * conn.h - the connection object behind lull_conn (see conn.c for the
+ * protocol and its invariants).  Internal: tests and the policy layer read
+ * its fields; applications use lull.h.
+ */
+#ifndef LULL_CONN_H
+#define LULL_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lull.h"
+#include "noise.h"
+#include "record.h"
+
+#define CONN_OUTPUT_INITIAL_BYTES 4096
+#define CONN_PROLOGUE_MAX_BYTES   (9 + CRYPTO_HASH_MAX_BYTES)
+
+typedef enum conn_hs_step {
+	HS_IDLE = 0,
+	HS_WAIT_HS2,  /* client */
+	HS_WAIT_HS3,  /* server */
+	HS_WAIT_KEYS, /* client */
+} conn_hs_step;
+
+typedef struct conn_held_msg {
+	struct conn_held_msg *next;
+	size_t len;
+	uint8_t data[];
+} conn_held_msg;
+
+struct lull_conn {
+	bool is_server;
+	bool started;
+	bool closed;
+	lull_config cfg;    /* this end's own configuration */
+	lull_config agreed; /* stricter of both ends', from the last handshake */
+	lull_server *srv;   /* server side */
+	lull_callbacks cb;
+	uint64_t started_ms;
+
+	/* Identity. */
+	lull_keypair own_key;             /* client side (the server's is in srv) */
+	uint8_t psk[LULL_KEY_BYTES];      /* client side */
+	uint8_t peer_pub[LULL_KEY_BYTES]; /* client: pinned; server: once authenticated */
+	char peer_name[LULL_PEER_NAME_MAX];
+	bool peer_known;
+
+	/* Handshake in progress. */
+	bool hs_active;
+	conn_hs_step hs_step;
+	noise_handshake hs;
+	lull_rekey_reason hs_reason;
+	lull_rekey_reason pending_peer_reason;
+	uint64_t hs_started_ms;
+	uint64_t hs_deadline_ms;
+	lull_config pending_agreed;
+	uint8_t pending_k1[CRYPTO_AEAD_KEY_BYTES], pending_k2[CRYPTO_AEAD_KEY_BYTES];
+	uint8_t prev_hash[CRYPTO_HASH_MAX_BYTES];
+	size_t prev_hash_len;
+
+	/* Keys: epoch 0 = none yet. */
+	uint32_t epoch;
+	record_key tx, rx, rx_prev;
+	uint64_t rx_prev_deadline_ms;
+	uint64_t key_installed_ms;
+	uint64_t bytes_under_key; /* application bytes, both directions */
+	uint64_t app_bytes_total;
+
+	/* Input: one partial frame; plaintext scratch; one message in reassembly. */
+	uint8_t *in_buf;
+	size_t in_len;
+	uint8_t *scratch;
+	uint8_t *msg_buf;
+	size_t msg_len, msg_cap;
+
+	/* Output and messages held until keys are ready. */
+	uint8_t *out_buf;
+	size_t out_off, out_len, out_cap;
+	conn_held_msg *held_head, *held_tail;
+	size_t held_bytes;
+};
+
+#endif /* LULL_CONN_H */

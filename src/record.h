@@ -1,0 +1,61 @@
+/*
+ * record.h - one direction's traffic key: AEAD records with an implicit
+ * sequence number and an explicit epoch (design brief §2, docs/protocol.md).
+ *
+ * Invariants:
+ *  - The nonce is the per-key sequence number, never sent: TCP is ordered,
+ *    so a replayed, reordered or dropped record fails authentication.
+ *  - The header and epoch are associated data: a flipped type, flag, length
+ *    or epoch fails authentication like a flipped ciphertext bit.
+ *  - seq advances only on success; a key that would reuse a nonce refuses
+ *    (LULL_ERR_NONCE_EXHAUSTED) instead.
+ *  - record_key_destroy wipes the key; a destroyed key refuses everything.
+ */
+#ifndef LULL_RECORD_H
+#define LULL_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "wire.h"
+
+typedef struct record_key {
+	crypto_aead aead;
+	/* The raw key, kept only so tests can play an attacker who broke it;
+	 * wiped with the rest of the struct by record_key_destroy. */
+	uint8_t key[CRYPTO_AEAD_KEY_BYTES];
+	uint32_t epoch;
+	uint64_t seq; /* next nonce */
+	bool live;
+} record_key;
+
+lull_err record_key_init(record_key *k, crypto_aead_alg alg,
+                         const uint8_t key[CRYPTO_AEAD_KEY_BYTES], uint32_t epoch);
+void record_key_destroy(record_key *k);
+
+/*
+ * Seal pt_len bytes (<= WIRE_RECORD_PAYLOAD_MAX_BYTES, or the type's exact
+ * size) as one frame of the given type into out, which must hold
+ * WIRE_RECORD_OVERHEAD_BYTES + pt_len bytes.  pt must not overlap out.
+ */
+lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *pt, size_t pt_len,
+                     uint8_t *out);
+
+/* The epoch a record frame claims (frame = header + body, body >= 4 bytes). */
+static inline uint32_t record_frame_epoch(const uint8_t *frame)
+{
+	return wire_get_u32(frame + WIRE_HEADER_BYTES);
+}
+
+/*
+ * Open a whole record frame whose header h was checked by wire_header_read,
+ * under key k (the caller picked k by epoch; a mismatch is LULL_ERR_STATE).
+ * Plaintext (h->length - 20 bytes) goes to out.  LULL_ERR_DECRYPT on any
+ * forgery, corruption, replay or reordering.
+ */
+lull_err record_open(record_key *k, const wire_header *h, const uint8_t *frame, uint8_t *out,
+                     size_t *out_len);
+
+#endif /* LULL_RECORD_H */
