@@ -2,6 +2,7 @@
 #
 #   make                 release build in build/
 #   make test            build and run every test (CTest)
+#   make demo            a tunnel on loopback with generated keys (scripts/demo.sh)
 #   make test SANITIZE=1 the same under ASan + UBSan, in build-asan/
 #   make asan            shorthand for the line above
 #   make format          reformat our C with .clang-format
@@ -21,7 +22,7 @@ endif
 
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests -name '*.[ch]')
 
-.PHONY: all build deps test asan format format-check clean
+.PHONY: all build deps test demo asan format format-check clean
 
 all: build
 
@@ -36,6 +37,9 @@ build: $(BUILD_DIR)/CMakeCache.txt
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+demo: build
+	scripts/demo.sh $(BUILD_DIR)
 
 asan:
 	$(MAKE) test SANITIZE=1
