@@ -172,13 +172,14 @@ typedef enum lull_event_type {
 	LULL_EV_SRK_CREATED,           /* server context: interval */
 	LULL_EV_SRK_ERASED,            /* server context: interval */
 	LULL_EV_REPLAY_REFUSED,        /* server: message 1 with a known client ephemeral */
-	LULL_EV_HEARTBEAT_SENT,
-	LULL_EV_HEARTBEAT_ACKED,
-	LULL_EV_HEARTBEAT_MISSED,
-	LULL_EV_KEY_STALE,       /* current key may no longer carry data */
-	LULL_EV_REKEY_REQUESTED, /* server asked the client to rekey */
-	LULL_EV_SPOOF_REJECTED,  /* bytes = record size, peer = who it claimed to be */
-	LULL_EV_CLOSED,          /* close_reason, err, by_peer */
+	LULL_EV_HEARTBEAT_SENT,        /* client, while idle (A4) */
+	LULL_EV_HEARTBEAT_ACKED,       /* client */
+	LULL_EV_HEARTBEAT_MISSED,      /* client: no ack after every retry (A6) */
+	LULL_EV_KEY_STALE,             /* current key may no longer carry data */
+	LULL_EV_REKEY_REQUESTED,       /* server asked the client to rekey; rekey_reason */
+	LULL_EV_SPOOF_REJECTED,        /* bytes = record size, peer = who it claimed to be */
+	LULL_EV_CLOSED,                /* close_reason, err, by_peer */
+	LULL_EV_HEARTBEAT_RECEIVED,    /* server: a heartbeat arrived (and was acked) */
 } lull_event_type;
 
 typedef enum lull_rekey_reason {

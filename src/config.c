@@ -55,6 +55,11 @@ lull_err lull_config_validate(const lull_config *cfg, const char **bad_field)
 		return config_bad(bad_field, "heartbeat_timeout");
 	if (cfg->heartbeat_retries > LULL_HEARTBEAT_RETRIES_MAX)
 		return config_bad(bad_field, "heartbeat_retries");
+	/* Every try of one heartbeat must end before the next is due, so the
+	 * heartbeat grid stays fixed (A4). */
+	if ((uint64_t)cfg->heartbeat_timeout_ms * (1 + (uint64_t)cfg->heartbeat_retries) >=
+	    cfg->heartbeat_interval_ms)
+		return config_bad(bad_field, "heartbeat_timeout");
 	if (cfg->on_missed_ack != LULL_ON_MISSED_ACK_CLOSE &&
 	    cfg->on_missed_ack != LULL_ON_MISSED_ACK_REKEY)
 		return config_bad(bad_field, "on_missed_ack");
@@ -78,6 +83,9 @@ lull_err lull_config_validate(const lull_config *cfg, const char **bad_field)
 	if (cfg->srk_keep < LULL_SRK_KEEP_MIN || cfg->srk_keep > LULL_SRK_KEEP_MAX)
 		return config_bad(bad_field, "srk_keep");
 	if (cfg->max_message_bytes == 0 || cfg->max_message_bytes > LULL_MAX_MESSAGE_LIMIT_BYTES)
+		return config_bad(bad_field, "max_message");
+	/* A fresh key must be able to carry any one message. */
+	if (config_reject_after_bytes(cfg) < cfg->max_message_bytes)
 		return config_bad(bad_field, "max_message");
 	return LULL_OK;
 }
@@ -143,6 +151,8 @@ const char *lull_event_name(lull_event_type type)
 		return "spoof_rejected";
 	case LULL_EV_CLOSED:
 		return "closed";
+	case LULL_EV_HEARTBEAT_RECEIVED:
+		return "heartbeat_received";
 	}
 	return "unknown";
 }

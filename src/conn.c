@@ -158,14 +158,24 @@ static const char *conn_protocol_name(lull_suite suite)
 
 /* ---- Close -------------------------------------------------------------- */
 
+/* Queue one control record (heartbeat, ack, rekey request, close) under the
+ * current send key, stale or not: only data is bound by staleness. */
+static lull_err queue_control(lull_conn *c, uint8_t type, const uint8_t *body, size_t len)
+{
+	lull_err err = out_reserve(c, WIRE_RECORD_OVERHEAD_BYTES + len);
+	if (err == LULL_OK)
+		err = record_seal(&c->tx, type, 0, body, len, c->out_buf + c->out_len);
+	if (err == LULL_OK)
+		c->out_len += WIRE_RECORD_OVERHEAD_BYTES + len;
+	return err;
+}
+
 /* Queue the close frame: authenticated once a key exists, else plaintext. */
 static void queue_close_frame(lull_conn *c, lull_close_reason reason)
 {
 	uint8_t r = (uint8_t)reason;
 	if (c->tx.live) {
-		if (out_reserve(c, WIRE_RECORD_OVERHEAD_BYTES + 1) == LULL_OK &&
-		    record_seal(&c->tx, WIRE_CLOSE, 0, &r, 1, c->out_buf + c->out_len) == LULL_OK)
-			c->out_len += WIRE_RECORD_OVERHEAD_BYTES + 1;
+		(void)queue_control(c, WIRE_CLOSE, &r, 1);
 		return;
 	}
 	if (out_reserve(c, WIRE_HEADER_BYTES + 1) == LULL_OK) {
@@ -246,6 +256,7 @@ lull_err lull_conn_new_client(lull_conn **out, const lull_config *cfg, const lul
 		return err;
 	lull_conn *c = *out;
 	c->is_server = false;
+	policy_init(&c->pol, true);
 	c->own_key = *key;
 	memcpy(c->peer_pub, server_pub, LULL_KEY_BYTES);
 	if (psk)
@@ -262,6 +273,7 @@ lull_err lull_conn_new_server(lull_conn **out, lull_server *srv, const lull_call
 		return err;
 	(*out)->is_server = true;
 	(*out)->srv = srv;
+	policy_init(&(*out)->pol, false);
 	return LULL_OK;
 }
 
@@ -331,6 +343,7 @@ static lull_err client_begin_handshake(lull_conn *c, uint64_t now_ms, lull_rekey
 		return conn_fail(c, now_ms, err ? err : LULL_ERR_STATE, LULL_CLOSE_INTERNAL_ERROR);
 	c->out_len += WIRE_HEADER_BYTES + WIRE_HS1_BYTES;
 	c->hs_step = HS_WAIT_HS2;
+	policy_rekey_started(&c->pol);
 	hs_started(c, now_ms, reason);
 	return LULL_OK;
 }
@@ -378,6 +391,10 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	c->hs_active = true; /* so a failure below wipes hs */
 	size_t payload_len = 0;
 	err = noise_handshake_read(&c->hs, body + 2, WIRE_HS1_MSG_BYTES, NULL, 0, &payload_len);
+	/* Message 1's tag covers the prologue: on a rekey, a client that does
+	 * not hold this connection's previous handshake hash fails here. */
+	if (err == LULL_ERR_DECRYPT)
+		return conn_auth_fail(c, now_ms, LULL_ERR_AUTH_FAILED, LULL_CLOSE_AUTH_FAILED);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
 
@@ -411,7 +428,11 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	wire_header_write(frame, WIRE_HS2, 0, WIRE_HS2_BYTES);
 	c->out_len += WIRE_HEADER_BYTES + WIRE_HS2_BYTES;
 	c->hs_step = HS_WAIT_HS3;
-	hs_started(c, now_ms, c->epoch == 0 ? LULL_REKEY_NONE : c->pending_peer_reason);
+	lull_rekey_reason reason =
+	        c->epoch == 0 ? LULL_REKEY_NONE
+	                      : policy_server_rekey_reason(&c->pol, &c->agreed, now_ms);
+	policy_rekey_started(&c->pol);
+	hs_started(c, now_ms, reason);
 	return LULL_OK;
 }
 
@@ -492,6 +513,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	record_key_destroy(&c->rx_prev);
 	if (c->is_server && c->rx.live) {
 		c->rx_prev = c->rx;
+		c->rx_prev_stale = c->pol.rx_stale;
 		c->rx_prev_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
 	} else {
 		record_key_destroy(&c->rx);
@@ -501,8 +523,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	c->rx = new_rx;
 	c->epoch = epoch;
 	c->agreed = c->pending_agreed;
-	c->key_installed_ms = now_ms;
-	c->bytes_under_key = 0;
+	policy_key_installed(&c->pol, now_ms);
 
 	memcpy(c->prev_hash, h, h_len);
 	c->prev_hash_len = h_len;
@@ -611,29 +632,79 @@ static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
 		c->out_len += WIRE_RECORD_OVERHEAD_BYTES + chunk;
 		off += chunk;
 	} while (off < len);
-	c->bytes_under_key += len;
 	c->app_bytes_total += len;
 	return LULL_OK;
 }
 
-static bool conn_can_send_data(const lull_conn *c)
+/* ---- Policy actions ----------------------------------------------------- */
+
+static void emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type,
+                        lull_rekey_reason reason)
 {
-	return !c->closed && c->tx.live;
+	lull_event ev = {.type = type, .rekey_reason = reason};
+	conn_emit(c, &ev, now_ms);
+}
+
+/*
+ * A new key is needed (A10): the client starts a handshake unless one is
+ * under way; the server asks the client, once per key.
+ */
+static lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
+{
+	if (!c->is_server)
+		return c->hs_active ? LULL_OK : client_begin_handshake(c, now_ms, reason);
+	if (c->hs_active || c->pol.rekey_asked)
+		return LULL_OK;
+	uint8_t r = (uint8_t)reason;
+	lull_err err = queue_control(c, WIRE_REKEY_REQUEST, &r, 1);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	policy_rekey_asked(&c->pol, reason);
+	emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, reason);
+	return LULL_OK;
+}
+
+/* Ask the policy whether len bytes may be sealed now, acting on what it
+ * says: a key that just went stale is reported, a needed rekey begun. */
+static lull_err conn_check_send(lull_conn *c, uint64_t now_ms, size_t len, bool *may_send)
+{
+	bool was_stale = c->pol.tx_stale, rekey = false;
+	lull_rekey_reason reason = LULL_REKEY_NONE;
+	*may_send =
+	        policy_check_send(&c->pol, &c->agreed, now_ms, len, &rekey, &reason) == POLICY_OK;
+	if (!was_stale && c->pol.tx_stale)
+		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	return rekey ? conn_want_rekey(c, now_ms, reason) : LULL_OK;
+}
+
+/* Seal a message the policy allowed, then count it. */
+static lull_err conn_send_now(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len)
+{
+	lull_err err = seal_message(c, msg, len);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	if (policy_on_sent(&c->pol, &c->agreed, now_ms, len))
+		return conn_want_rekey(c, now_ms, LULL_REKEY_BYTES);
+	return LULL_OK;
 }
 
 static lull_err flush_held(lull_conn *c, uint64_t now_ms)
 {
-	while (c->held_head && conn_can_send_data(c)) {
+	while (c->held_head && !c->closed) {
 		conn_held_msg *m = c->held_head;
-		lull_err err = seal_message(c, m->data, m->len);
-		if (err != LULL_OK)
-			return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+		bool may_send = false;
+		lull_err err = conn_check_send(c, now_ms, m->len, &may_send);
+		if (err != LULL_OK || !may_send)
+			return err;
 		c->held_head = m->next;
 		if (!c->held_head)
 			c->held_tail = NULL;
 		c->held_bytes -= m->len;
+		err = conn_send_now(c, now_ms, m->data, m->len);
 		crypto_wipe(m->data, m->len);
 		free(m);
+		if (err != LULL_OK)
+			return err;
 	}
 	return LULL_OK;
 }
@@ -668,19 +739,51 @@ lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_
 		return LULL_ERR_MESSAGE_TOO_LARGE;
 	if (lull_conn_output_pending(c) > LULL_SEND_BUFFER_BYTES)
 		return LULL_ERR_WOULD_BLOCK;
-	if (conn_can_send_data(c) && !c->held_head) {
-		lull_err err = seal_message(c, msg, len);
+	if (!c->held_head) {
+		bool may_send = false;
+		lull_err err = conn_check_send(c, now_ms, len, &may_send);
 		if (err != LULL_OK)
-			return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-		return LULL_OK;
+			return err;
+		if (may_send)
+			return conn_send_now(c, now_ms, msg, len);
 	}
 	return hold_message(c, msg, len);
 }
 
-/* A DATA fragment: deliver whole messages, refuse any over max_message. */
-static lull_err on_data(lull_conn *c, uint64_t now_ms, uint8_t flags, const uint8_t *pt, size_t len)
+/* Data under a stale key (A8): reported with who it claims to come from,
+ * then the connection closes or the record is dropped, as agreed. */
+static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h)
 {
-	c->bytes_under_key += len;
+	lull_event ev = {.type = LULL_EV_SPOOF_REJECTED,
+	                 .err = LULL_ERR_SPOOF,
+	                 .bytes = WIRE_HEADER_BYTES + (uint64_t)h->length};
+	conn_emit(c, &ev, now_ms);
+	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP)
+		return LULL_OK;
+	return conn_fail(c, now_ms, LULL_ERR_SPOOF, LULL_CLOSE_SPOOF);
+}
+
+/* A DATA fragment: deliver whole messages, refuse any over max_message. */
+static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, bool prev_key,
+                        const uint8_t *pt, size_t len)
+{
+	uint8_t flags = h->flags;
+	if (prev_key && c->rx_prev_stale)
+		return on_spoof(c, now_ms, h);
+	bool rekey = false;
+	switch (policy_on_received(&c->pol, &c->agreed, now_ms, len, &rekey)) {
+	case POLICY_SPOOF:
+		return on_spoof(c, now_ms, h);
+	case POLICY_KEY_EXPIRED:
+		return conn_fail(c, now_ms, LULL_ERR_KEY_EXPIRED, LULL_CLOSE_KEY_EXPIRED);
+	default:
+		break;
+	}
+	if (rekey) {
+		lull_err err = conn_want_rekey(c, now_ms, LULL_REKEY_BYTES);
+		if (err != LULL_OK)
+			return err;
+	}
 	c->app_bytes_total += len;
 	if (c->msg_len + len > c->agreed.max_message_bytes)
 		return conn_fail(c, now_ms, LULL_ERR_MESSAGE_TOO_LARGE,
@@ -719,6 +822,59 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, uint8_t flags, const uint
 	return LULL_OK;
 }
 
+/* ---- Heartbeats and rekey requests -------------------------------------- */
+
+/* Client (A4): a heartbeat on the grid, or a retry of an unacked one. */
+static lull_err send_heartbeat(lull_conn *c, uint64_t now_ms)
+{
+	uint32_t id = 0;
+	bool newly_stale = policy_heartbeat_sent(&c->pol, &c->agreed, now_ms, &id);
+	uint8_t body[WIRE_HEARTBEAT_PLAINTEXT_BYTES];
+	wire_put_u32(body, id);
+	lull_err err = queue_control(c, WIRE_HEARTBEAT, body, sizeof(body));
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	emit_simple(c, now_ms, LULL_EV_HEARTBEAT_SENT, LULL_REKEY_NONE);
+	if (newly_stale)
+		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	return LULL_OK;
+}
+
+/* Server (A5, A8): answer, and from now on the key carries no data. */
+static lull_err on_heartbeat(lull_conn *c, uint64_t now_ms, uint32_t id)
+{
+	bool newly_stale = policy_on_heartbeat(&c->pol, now_ms);
+	uint8_t body[WIRE_HEARTBEAT_PLAINTEXT_BYTES];
+	wire_put_u32(body, id);
+	lull_err err = queue_control(c, WIRE_HEARTBEAT_ACK, body, sizeof(body));
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
+	emit_simple(c, now_ms, LULL_EV_HEARTBEAT_RECEIVED, LULL_REKEY_NONE);
+	if (newly_stale)
+		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	return LULL_OK;
+}
+
+static lull_err on_heartbeat_ack(lull_conn *c, uint64_t now_ms, uint32_t id)
+{
+	bool acked = false;
+	lull_err err = policy_on_heartbeat_ack(&c->pol, id, &acked);
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+	if (acked)
+		emit_simple(c, now_ms, LULL_EV_HEARTBEAT_ACKED, LULL_REKEY_NONE);
+	return LULL_OK;
+}
+
+/* Client (A10): the server needs a new key. */
+static lull_err on_rekey_request(lull_conn *c, uint64_t now_ms, uint8_t reason)
+{
+	lull_rekey_reason why = reason <= LULL_REKEY_MISSED_ACK ? (lull_rekey_reason)reason
+	                                                        : LULL_REKEY_PEER_REQUEST;
+	emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, why);
+	return conn_want_rekey(c, now_ms, LULL_REKEY_PEER_REQUEST);
+}
+
 /* ---- Records ------------------------------------------------------------ */
 
 static record_key *key_for_epoch(lull_conn *c, uint32_t epoch)
@@ -751,12 +907,25 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	/* The peer's first record under the new epoch retires the old key. */
-	if (k == &c->rx && c->rx_prev.live)
+	bool prev_key = k == &c->rx_prev;
+	if (!prev_key && c->rx_prev.live)
 		record_key_destroy(&c->rx_prev);
 
 	switch (h->type) {
 	case WIRE_DATA:
-		return on_data(c, now_ms, h->flags, c->scratch, len);
+		return on_data(c, now_ms, h, prev_key, c->scratch, len);
+	case WIRE_HEARTBEAT:
+		if (c->is_server)
+			return on_heartbeat(c, now_ms, wire_get_u32(c->scratch));
+		break;
+	case WIRE_HEARTBEAT_ACK:
+		if (!c->is_server)
+			return on_heartbeat_ack(c, now_ms, wire_get_u32(c->scratch));
+		break;
+	case WIRE_REKEY_REQUEST:
+		if (!c->is_server)
+			return on_rekey_request(c, now_ms, c->scratch[0]);
+		break;
 	case WIRE_CLOSE: {
 		lull_close_reason reason = (lull_close_reason)c->scratch[0];
 		conn_close_internal(c, now_ms, reason, LULL_ERR_PEER_CLOSED, true);
@@ -765,9 +934,10 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 		               : LULL_ERR_PEER_CLOSED;
 	}
 	default:
-		/* Heartbeats and rekey requests belong to the policy layer. */
-		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+		break;
 	}
+	/* A control record sent the wrong way. */
+	return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 }
 
 /* One whole frame whose header has been checked. */
@@ -900,7 +1070,38 @@ uint64_t lull_conn_next_deadline(const lull_conn *c)
 		d = c->hs_deadline_ms;
 	if (c->rx_prev.live && c->rx_prev_deadline_ms < d)
 		d = c->rx_prev_deadline_ms;
-	return d;
+	uint64_t dp = policy_next_deadline(&c->pol, &c->agreed);
+	return dp < d ? dp : d;
+}
+
+/* Act on what the policy found due. */
+static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
+{
+	policy_due due = policy_tick(&c->pol, &c->agreed, now_ms);
+	if (due.heartbeat_missing) {
+		if (c->agreed.on_missing_heartbeat == LULL_ON_MISSING_HEARTBEAT_CLOSE)
+			return conn_fail(c, now_ms, LULL_ERR_HEARTBEAT_MISSING,
+			                 LULL_CLOSE_HEARTBEAT_MISSING);
+		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	}
+	if (due.heartbeat_missed) {
+		lull_event ev = {.type = LULL_EV_HEARTBEAT_MISSED,
+		                 .err = LULL_ERR_HEARTBEAT_MISSED};
+		conn_emit(c, &ev, now_ms);
+		if (c->agreed.on_missed_ack == LULL_ON_MISSED_ACK_CLOSE)
+			return conn_fail(c, now_ms, LULL_ERR_HEARTBEAT_MISSED,
+			                 LULL_CLOSE_HEARTBEAT_MISSED);
+		/* The key is stale since the heartbeat: no data until a new one. */
+		return conn_want_rekey(c, now_ms, LULL_REKEY_MISSED_ACK);
+	}
+	if (due.send_heartbeat) {
+		lull_err err = send_heartbeat(c, now_ms);
+		if (err != LULL_OK)
+			return err;
+	}
+	if (due.rekey)
+		return conn_want_rekey(c, now_ms, due.rekey_reason);
+	return LULL_OK;
 }
 
 lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
@@ -916,7 +1117,7 @@ lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
 		                 LULL_CLOSE_HANDSHAKE_TIMEOUT);
 	if (c->rx_prev.live && now_ms >= c->rx_prev_deadline_ms)
 		record_key_destroy(&c->rx_prev);
-	return LULL_OK;
+	return conn_policy_tick(c, now_ms);
 }
 
 bool lull_conn_is_open(const lull_conn *c)
@@ -926,7 +1127,7 @@ bool lull_conn_is_open(const lull_conn *c)
 
 bool lull_conn_is_ready(const lull_conn *c)
 {
-	return c && conn_can_send_data(c);
+	return c && !c->closed && c->tx.live && !c->pol.tx_stale;
 }
 
 uint32_t lull_conn_epoch(const lull_conn *c)

@@ -11,6 +11,7 @@
 
 #include "lull.h"
 #include "noise.h"
+#include "policy.h"
 #include "record.h"
 
 #define CONN_OUTPUT_INITIAL_BYTES 4096
@@ -51,7 +52,6 @@ struct lull_conn {
 	conn_hs_step hs_step;
 	noise_handshake hs;
 	lull_rekey_reason hs_reason;
-	lull_rekey_reason pending_peer_reason;
 	uint64_t hs_started_ms;
 	uint64_t hs_deadline_ms;
 	lull_config pending_agreed;
@@ -63,9 +63,9 @@ struct lull_conn {
 	uint32_t epoch;
 	record_key tx, rx, rx_prev;
 	uint64_t rx_prev_deadline_ms;
-	uint64_t key_installed_ms;
-	uint64_t bytes_under_key; /* application bytes, both directions */
-	uint64_t app_bytes_total;
+	bool rx_prev_stale;       /* the previous key went stale: data under it is a spoof */
+	policy_state pol;         /* idle, heartbeats, thresholds (agreed policy) */
+	uint64_t app_bytes_total; /* application bytes, both directions, all keys */
 
 	/* Input: one partial frame; plaintext scratch; one message in reassembly. */
 	uint8_t *in_buf;

@@ -211,13 +211,22 @@ static inline uint64_t pair_min_deadline(pair *p)
 /* Advance the virtual clock to target, firing every deadline on the way. */
 static inline void pair_advance_to(pair *p, uint64_t target)
 {
+	unsigned stuck = 0;
 	for (;;) {
 		pair_pump(p);
 		uint64_t d = pair_min_deadline(p);
 		if (d > target)
 			break;
-		if (d > p->now)
+		/* A deadline that ticking does not move is an engine bug. */
+		if (d <= p->now && ++stuck > 1000) {
+			fprintf(stderr, "pair_advance_to: deadline %llu never consumed\n",
+			        (unsigned long long)d);
+			abort();
+		}
+		if (d > p->now) {
 			p->now = d;
+			stuck = 0;
+		}
 		if (lull_conn_is_open(p->client.conn))
 			lull_conn_tick(p->client.conn, p->now);
 		if (lull_conn_is_open(p->server.conn))

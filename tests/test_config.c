@@ -16,6 +16,8 @@ typedef void (*mutate_fn)(lull_config *);
 MUTATION(bad_suite, c->suite = (lull_suite)3)
 MUTATION(zero_hb_interval, c->heartbeat_interval_ms = 0)
 MUTATION(zero_hb_timeout, c->heartbeat_timeout_ms = 0)
+MUTATION(hb_timeout_reaches_interval, c->heartbeat_timeout_ms = c->heartbeat_interval_ms)
+MUTATION(hb_retries_reach_interval, c->heartbeat_retries = 5) /* 6 x 10 s >= 60 s */
 MUTATION(many_retries, c->heartbeat_retries = LULL_HEARTBEAT_RETRIES_MAX + 1)
 MUTATION(bad_missed_ack, c->on_missed_ack = (lull_on_missed_ack)2)
 MUTATION(bad_spoof, c->on_spoof = (lull_on_spoof)7)
@@ -31,6 +33,7 @@ MUTATION(zero_srk_keep, c->srk_keep = 0)
 MUTATION(big_srk_keep, c->srk_keep = LULL_SRK_KEEP_MAX + 1)
 MUTATION(zero_max_message, c->max_message_bytes = 0)
 MUTATION(huge_max_message, c->max_message_bytes = LULL_MAX_MESSAGE_LIMIT_BYTES + 1)
+MUTATION(message_over_byte_cap, c->rekey_bytes = 1000; c->max_message_bytes = 2001)
 
 static const struct {
 	mutate_fn mutate;
@@ -39,6 +42,8 @@ static const struct {
         {bad_suite, "suite"},
         {zero_hb_interval, "heartbeat_interval"},
         {zero_hb_timeout, "heartbeat_timeout"},
+        {hb_timeout_reaches_interval, "heartbeat_timeout"},
+        {hb_retries_reach_interval, "heartbeat_timeout"},
         {many_retries, "heartbeat_retries"},
         {bad_missed_ack, "on_missed_ack"},
         {bad_spoof, "on_spoof"},
@@ -54,6 +59,7 @@ static const struct {
         {big_srk_keep, "srk_keep"},
         {zero_max_message, "max_message"},
         {huge_max_message, "max_message"},
+        {message_over_byte_cap, "max_message"},
 };
 
 int main(void)
@@ -106,6 +112,11 @@ int main(void)
 	cfg.srk_lifetime_ms = LULL_SRK_LIFETIME_MAX_MS;
 	cfg.srk_keep = LULL_SRK_KEEP_MAX;
 	cfg.reject_after_bytes = cfg.rekey_bytes;
+	cfg.heartbeat_retries = 4; /* 5 x 10 s < 60 s */
+	CHECK_OK(lull_config_validate(&cfg, NULL));
+	cfg.rekey_bytes = 1000;
+	cfg.reject_after_bytes = 0;
+	cfg.max_message_bytes = 2000; /* = the derived 2 x rekey_bytes */
 	CHECK_OK(lull_config_validate(&cfg, NULL));
 	CHECK_ERR(lull_config_validate(NULL, NULL), LULL_ERR_INVALID_ARG);
 
@@ -116,7 +127,7 @@ int main(void)
 	CHECK(strcmp(lull_close_reason_name((lull_close_reason)200), "unknown") == 0);
 	for (int r = 0; r < LULL_CLOSE_REASON_COUNT; r++)
 		CHECK(strcmp(lull_close_reason_name((lull_close_reason)r), "unknown") != 0);
-	for (int t = LULL_EV_HANDSHAKE_STARTED; t <= LULL_EV_CLOSED; t++)
+	for (int t = LULL_EV_HANDSHAKE_STARTED; t <= LULL_EV_HEARTBEAT_RECEIVED; t++)
 		CHECK(strcmp(lull_event_name((lull_event_type)t), "unknown") != 0);
 	return test_summary();
 }
