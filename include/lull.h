@@ -189,6 +189,7 @@ typedef enum lull_rekey_reason {
 	LULL_REKEY_AGE,          /* rekey_max_age reached */
 	LULL_REKEY_PEER_REQUEST, /* server asked (A10) */
 	LULL_REKEY_MISSED_ACK,   /* on_missed_ack = rekey (A6) */
+	LULL_REKEY_APPLICATION,  /* lull_conn_rekey */
 } lull_rekey_reason;
 
 /* Close reasons travel on the wire in close frames: values are stable. */
@@ -288,6 +289,12 @@ lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, 
  * now, or held until keys are ready.  LULL_ERR_WOULD_BLOCK: too much is
  * held or queued for output; drain output and retry. */
 lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len);
+
+/* Ask for a new key now, as a full handshake: the client starts one, the
+ * server asks the client to (LULL_REKEY_APPLICATION).  Data keeps flowing
+ * under the current key meanwhile.  A no-op while a rekey is under way;
+ * LULL_ERR_STATE before the first handshake has completed. */
+lull_err lull_conn_rekey(lull_conn *c, uint64_t now_ms);
 
 /* Run timers due at now_ms. */
 lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms);

@@ -172,6 +172,8 @@ const char *lull_rekey_reason_name(lull_rekey_reason r)
 		return "peer_request";
 	case LULL_REKEY_MISSED_ACK:
 		return "missed_ack";
+	case LULL_REKEY_APPLICATION:
+		return "application";
 	}
 	return "unknown";
 }

@@ -869,8 +869,8 @@ static lull_err on_heartbeat_ack(lull_conn *c, uint64_t now_ms, uint32_t id)
 /* Client (A10): the server needs a new key. */
 static lull_err on_rekey_request(lull_conn *c, uint64_t now_ms, uint8_t reason)
 {
-	lull_rekey_reason why = reason <= LULL_REKEY_MISSED_ACK ? (lull_rekey_reason)reason
-	                                                        : LULL_REKEY_PEER_REQUEST;
+	lull_rekey_reason why = reason <= LULL_REKEY_APPLICATION ? (lull_rekey_reason)reason
+	                                                         : LULL_REKEY_PEER_REQUEST;
 	emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, why);
 	return conn_want_rekey(c, now_ms, LULL_REKEY_PEER_REQUEST);
 }
@@ -1102,6 +1102,17 @@ static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
 	if (due.rekey)
 		return conn_want_rekey(c, now_ms, due.rekey_reason);
 	return LULL_OK;
+}
+
+lull_err lull_conn_rekey(lull_conn *c, uint64_t now_ms)
+{
+	if (!c)
+		return LULL_ERR_INVALID_ARG;
+	if (c->closed)
+		return LULL_ERR_CLOSED;
+	if (c->epoch == 0)
+		return LULL_ERR_STATE;
+	return conn_want_rekey(c, now_ms, LULL_REKEY_APPLICATION);
 }
 
 lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)

@@ -740,6 +740,31 @@ static void server_backstop_request(void)
 	pair_free(&p);
 }
 
+/* lull_conn_rekey: an application-requested full handshake from either
+ * end, with data flowing under the old key meanwhile. */
+static void application_rekey(void)
+{
+	pair p;
+	pair_init(&p);
+	CHECK_ERR(lull_conn_rekey(p.client.conn, p.now), LULL_ERR_STATE);
+	pair_connect(&p);
+	mark m = mark_now(&p);
+	CHECK_OK(lull_conn_rekey(p.client.conn, p.now));
+	CHECK_OK(lull_conn_rekey(p.client.conn, p.now)); /* no-op while under way */
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"during", 6));
+	pair_pump(&p);
+	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_DATA, WIRE_HS3)));
+	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_APPLICATION);
+	CHECK(lull_conn_epoch(p.server.conn) == 2 && p.server.n_messages == 1);
+	m = mark_now(&p);
+	CHECK_OK(lull_conn_rekey(p.server.conn, p.now));
+	pair_pump(&p);
+	CHECK(frames_are(&p.server, m.sf, FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEYS)));
+	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_APPLICATION);
+	CHECK(lull_conn_epoch(p.client.conn) == 3);
+	pair_free(&p);
+}
+
 /* ---- The state machine alone -------------------------------------------- */
 
 static void policy_unit(void)
@@ -802,6 +827,7 @@ int main(void)
 	busy_link_no_stall();
 	one_way_busy_counts_at_both_ends();
 	server_backstop_request();
+	application_rekey();
 	policy_unit();
 	return test_summary();
 }
