@@ -1,0 +1,58 @@
+/*
+ * options.h - the options of "lull server" and "lull client": one table
+ * that drives the command line, the --config file and the --help text, so
+ * the three cannot disagree.
+ */
+#ifndef LULL_CLI_OPTIONS_H
+#define LULL_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lull.h"
+
+enum tunnel_role {
+	ROLE_SERVER = 1,
+	ROLE_CLIENT = 2,
+};
+
+typedef struct tunnel_opts {
+	enum tunnel_role role;
+	lull_config cfg;
+	char *listen;     /* ADDR:PORT to accept on */
+	char *target;     /* server: where each tunnel leads */
+	char *server;     /* client: the lull server */
+	char *key_file;   /* own private key */
+	char *authorized; /* server: authorized-clients file */
+	char *server_pub; /* client: pinned server key, inline or a file */
+	char *psk_file;   /* client: optional PSK */
+	char *config_file;
+	uint32_t threads; /* 0: one per core */
+	bool syslog;
+	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
+} tunnel_opts;
+
+enum opts_result {
+	OPTS_OK = 0,
+	OPTS_HELP = 1,  /* --help seen: print help, exit 0 */
+	OPTS_USAGE = 2, /* err says what; exit 2 */
+};
+
+/* Defaults, then --config FILE (if given), then the command line. */
+enum opts_result opts_parse(enum tunnel_role role, int argc, char **argv, tunnel_opts *o, char *err,
+                            size_t cap);
+
+/* Apply one "name = value" file; errors are "file:line: message". */
+enum opts_result opts_load_file(const char *path, tunnel_opts *o, char *err, size_t cap);
+
+void opts_free(tunnel_opts *o);
+
+/* The OPTIONS section of "lull server|client --help", from the table. */
+void opts_print_help(FILE *f, enum tunnel_role role);
+
+/* Each option name in turn (for tests that check docs cover every one). */
+const char *opts_name_at(size_t i);
+
+#endif /* LULL_CLI_OPTIONS_H */

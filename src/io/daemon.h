@@ -1,0 +1,34 @@
+/*
+ * daemon.h - run a tunnel end (server or client) until SIGTERM/SIGINT.
+ */
+#ifndef LULL_IO_DAEMON_H
+#define LULL_IO_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../cli/authfile.h"
+#include "../cli/options.h"
+#include "lull.h"
+#include "net.h"
+
+/* Everything a worker needs, read-only once the workers run. */
+typedef struct daemon_params {
+	enum tunnel_role role;
+	lull_config cfg;
+	lull_keypair key;
+	uint8_t server_pub[LULL_KEY_BYTES]; /* client */
+	bool has_psk;                       /* client */
+	uint8_t psk[LULL_KEY_BYTES];
+	net_addr listen;
+	net_addr remote; /* server: the target; client: the lull server */
+	char remote_text[64];
+	const char *authorized_path; /* server */
+	auth_list auth;              /* server: the list at start-up */
+	unsigned threads;
+} daemon_params;
+
+/* Returns the exit status: 0 after a clean shutdown, 1 on failure. */
+int daemon_run(daemon_params *p);
+
+#endif /* LULL_IO_DAEMON_H */

@@ -1,0 +1,331 @@
+/*
+ * worker.c - one event loop per thread: its listening socket, its tunnels,
+ * its lull_server (server role) and the SRK timer.
+ *
+ * Invariants:
+ *  - Everything here runs on the worker's own thread, except worker_init,
+ *    worker_start, worker_request_* (main thread) and worker_destroy (main
+ *    thread, after join).  The only shared state is the mailbox, under mu.
+ *  - The SRK timer is armed at lull_server_tick's answer whenever an SRK is
+ *    created (the pool creates them lazily during handshakes) and whenever
+ *    it fires, so every SRK is erased on time even on a quiet server.
+ *  - Stopping: the listener closes first, every tunnel is closed cleanly,
+ *    and the loop ends when the last tunnel is freed (each tunnel's
+ *    teardown is bounded by CLOSE_LINGER_MS).
+ */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cli/keyfile.h"
+#include "../cli/log.h"
+#include "limits.h"
+#include "tunnel.h"
+
+atomic_uint worker_reload_outstanding;
+uv_async_t *worker_reload_done;
+
+uint64_t worker_now(worker *w)
+{
+	uv_update_time(&w->loop);
+	return uv_now(&w->loop);
+}
+
+/* ---- Events ------------------------------------------------------------- */
+
+static enum log_level event_level(const lull_event *ev)
+{
+	switch (ev->type) {
+	case LULL_EV_AUTH_FAILED:
+	case LULL_EV_REPLAY_REFUSED:
+	case LULL_EV_HEARTBEAT_MISSED:
+	case LULL_EV_SPOOF_REJECTED:
+		return LOG_LVL_WARN;
+	case LULL_EV_CLOSED:
+		return ev->close_reason == LULL_CLOSE_NORMAL ||
+		                       ev->close_reason == LULL_CLOSE_SHUTDOWN
+		               ? LOG_LVL_INFO
+		               : LOG_LVL_WARN;
+	case LULL_EV_SRK_CREATED:
+	case LULL_EV_SRK_ERASED:
+		return LOG_LVL_DEBUG;
+	default:
+		return LOG_LVL_INFO;
+	}
+}
+
+void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note)
+{
+	if ((unsigned)ev->type < EVENT_COUNT_SLOTS)
+		w->counts[ev->type]++;
+	enum log_level level = event_level(ev);
+	if (!log_enabled(level))
+		return;
+	char line[LOG_LINE_MAX_BYTES];
+	size_t n = 0;
+	size_t cap = sizeof(line);
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		int m_ = snprintf(line + n, cap - n, __VA_ARGS__);                                 \
+		if (m_ > 0)                                                                        \
+			n = n + (size_t)m_ < cap ? n + (size_t)m_ : cap - 1;                       \
+	} while (0)
+	if (conn)
+		ADD("conn=%llu ", (unsigned long long)conn);
+	/* Names are restricted to log-safe characters by the authorized file. */
+	if (ev->peer_name)
+		ADD("peer=%s ", ev->peer_name);
+	ADD("event=%s", lull_event_name(ev->type));
+	switch (ev->type) {
+	case LULL_EV_HANDSHAKE_STARTED:
+	case LULL_EV_HANDSHAKE_DONE:
+	case LULL_EV_REKEY_REQUESTED:
+		ADD(" reason=%s", lull_rekey_reason_name(ev->rekey_reason));
+		break;
+	case LULL_EV_CLOSED:
+		ADD(" reason=%s by_peer=%d", lull_close_reason_name(ev->close_reason),
+		    ev->by_peer ? 1 : 0);
+		break;
+	default:
+		break;
+	}
+	if (ev->type == LULL_EV_SRK_CREATED || ev->type == LULL_EV_SRK_ERASED)
+		ADD(" interval=%llu", (unsigned long long)ev->interval);
+	else if (ev->epoch)
+		ADD(" epoch=%u", ev->epoch);
+	if (ev->type == LULL_EV_HANDSHAKE_DONE)
+		ADD(" duration_ms=%llu", (unsigned long long)ev->duration_ms);
+	if (ev->type == LULL_EV_CLOSED || ev->type == LULL_EV_SPOOF_REJECTED)
+		ADD(" bytes=%llu", (unsigned long long)ev->bytes);
+	if (ev->err != LULL_OK)
+		ADD(" err=%s msg=\"%s\"", lull_err_name(ev->err), lull_strerror(ev->err));
+	if (ev->type == LULL_EV_AUTH_FAILED && ev->peer_pub) {
+		char key[KEY_BASE64_CHARS + 1];
+		key_to_base64(ev->peer_pub, key);
+		ADD(" peer_key=%s", key);
+	}
+	if (note)
+		ADD(" note=%s", note);
+#undef ADD
+	log_msg(level, "%s", line);
+}
+
+static void on_server_event(void *user, const lull_event *ev)
+{
+	worker *w = user;
+	worker_log_event(w, 0, ev, NULL);
+	if (ev->type == LULL_EV_SRK_CREATED)
+		w->srk_dirty = true;
+}
+
+/* ---- SRK timer ---------------------------------------------------------- */
+
+static void on_srk_timer(uv_timer_t *h);
+
+static void srk_arm(worker *w)
+{
+	w->srk_dirty = false;
+	if (!w->srv || w->finished)
+		return;
+	uint64_t now = worker_now(w);
+	uint64_t next = lull_server_tick(w->srv, now);
+	if (next == UINT64_MAX)
+		uv_timer_stop(&w->srk_timer);
+	else
+		uv_timer_start(&w->srk_timer, on_srk_timer, next > now ? next - now : 0, 0);
+}
+
+static void on_srk_timer(uv_timer_t *h)
+{
+	srk_arm(h->data);
+}
+
+void worker_srk_update(worker *w)
+{
+	if (w->srk_dirty)
+		srk_arm(w);
+}
+
+/* ---- Stop and reload ---------------------------------------------------- */
+
+static void maybe_finish(worker *w)
+{
+	if (!w->stopping || w->n_tunnels > 0 || w->finished)
+		return;
+	w->finished = true;
+	uv_close((uv_handle_t *)&w->wake, NULL);
+	uv_close((uv_handle_t *)&w->srk_timer, NULL);
+}
+
+void worker_tunnel_gone(worker *w)
+{
+	w->n_tunnels--;
+	maybe_finish(w);
+}
+
+static void begin_stop(worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	uv_close((uv_handle_t *)&w->listener, NULL);
+	/* tunnel_shutdown never frees synchronously (frees come from close
+	 * callbacks), so walking the list is safe. */
+	for (struct tunnel *t = w->tunnels; t; t = tunnel_next(t))
+		tunnel_shutdown(t);
+	maybe_finish(w);
+}
+
+static void apply_auth(worker *w, auth_list *list)
+{
+	lull_server_clear_authorized(w->srv);
+	size_t ok = 0;
+	for (size_t i = 0; i < list->n; i++) {
+		const auth_entry *e = &list->entries[i];
+		lull_err err =
+		        lull_server_authorize(w->srv, e->pub, e->name, e->has_psk ? e->psk : NULL);
+		if (err == LULL_OK)
+			ok++;
+		else
+			log_msg(LOG_LVL_ERROR, "event=authorize_failed peer=%s err=%s worker=%u",
+			        e->name, lull_err_name(err), w->index);
+	}
+	log_msg(LOG_LVL_DEBUG, "event=authorized clients=%zu worker=%u", ok, w->index);
+}
+
+static void on_wake(uv_async_t *h)
+{
+	worker *w = h->data;
+	uv_mutex_lock(&w->mu);
+	bool stop = w->stop_requested;
+	bool reload = w->has_pending_auth;
+	auth_list list = w->pending_auth;
+	w->has_pending_auth = false;
+	w->pending_auth.entries = NULL;
+	w->pending_auth.n = 0;
+	uv_mutex_unlock(&w->mu);
+	if (reload) {
+		if (w->srv)
+			apply_auth(w, &list);
+		auth_list_free(&list);
+		if (atomic_fetch_sub(&worker_reload_outstanding, 1) == 1 && worker_reload_done)
+			uv_async_send(worker_reload_done);
+	}
+	if (stop)
+		begin_stop(w);
+}
+
+void worker_request_stop(worker *w)
+{
+	uv_mutex_lock(&w->mu);
+	w->stop_requested = true;
+	uv_mutex_unlock(&w->mu);
+	uv_async_send(&w->wake);
+}
+
+void worker_request_reload(worker *w, const auth_list *list)
+{
+	auth_list copy;
+	if (!auth_list_copy(&copy, list)) {
+		log_msg(LOG_LVL_ERROR, "event=reload_failed worker=%u err=LULL_ERR_NOMEM",
+		        w->index);
+		atomic_fetch_sub(&worker_reload_outstanding, 1);
+		return;
+	}
+	uv_mutex_lock(&w->mu);
+	if (w->has_pending_auth)
+		auth_list_free(&w->pending_auth);
+	w->pending_auth = copy;
+	w->has_pending_auth = true;
+	uv_mutex_unlock(&w->mu);
+	uv_async_send(&w->wake);
+}
+
+/* ---- Life --------------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	worker *w = listener->data;
+	if (status < 0) {
+		log_msg(LOG_LVL_WARN, "event=accept_failed err=%s worker=%u", uv_err_name(status),
+		        w->index);
+		return;
+	}
+	if (!w->stopping)
+		tunnel_accept(w, listener);
+}
+
+int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_fd)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	w->dp = dp;
+	w->readbuf = malloc(NET_READ_BYTES);
+	if (!w->readbuf)
+		return UV_ENOMEM;
+	int r = uv_loop_init(&w->loop);
+	if (r != 0)
+		return r;
+	w->loop_ready = true;
+	uv_mutex_init(&w->mu);
+	uv_tcp_init(&w->loop, &w->listener);
+	w->listener.data = w;
+	uv_async_init(&w->loop, &w->wake, on_wake);
+	w->wake.data = w;
+	uv_timer_init(&w->loop, &w->srk_timer);
+	w->srk_timer.data = w;
+	r = uv_tcp_open(&w->listener, listen_fd);
+	if (r != 0)
+		return r;
+	if (dp->role == ROLE_SERVER) {
+		lull_err err = lull_server_new(&w->srv, &dp->cfg, &dp->key, on_server_event, w);
+		if (err != LULL_OK) {
+			log_msg(LOG_LVL_ERROR, "event=server_init_failed err=%s msg=\"%s\"",
+			        lull_err_name(err), lull_strerror(err));
+			return UV_EINVAL;
+		}
+		auth_list initial = dp->auth;
+		apply_auth(w, &initial);
+	}
+	return 0;
+}
+
+static void worker_main(void *arg)
+{
+	worker *w = arg;
+	int r = uv_listen((uv_stream_t *)&w->listener, LISTEN_BACKLOG, on_connection);
+	if (r != 0) {
+		log_msg(LOG_LVL_ERROR, "event=listen_failed err=%s worker=%u", uv_err_name(r),
+		        w->index);
+		begin_stop(w);
+	}
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int worker_start(worker *w)
+{
+	return uv_thread_create(&w->thread, worker_main, w);
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void worker_destroy(worker *w)
+{
+	if (w->loop_ready) {
+		/* A worker that never ran (start-up failure) still owns handles. */
+		uv_walk(&w->loop, close_any, NULL);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->loop);
+		uv_mutex_destroy(&w->mu);
+	}
+	if (w->has_pending_auth)
+		auth_list_free(&w->pending_auth);
+	lull_server_free(w->srv);
+	free(w->readbuf);
+}

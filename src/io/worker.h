@@ -1,0 +1,72 @@
+/*
+ * worker.h - one thread, one libuv loop, one listening socket and (server)
+ * one lull_server context.  Workers share nothing but the read-only
+ * daemon_params; the main thread talks to them only through the mailbox
+ * (mutex + uv_async).
+ */
+#ifndef LULL_IO_WORKER_H
+#define LULL_IO_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "daemon.h"
+
+#define EVENT_COUNT_SLOTS 16 /* > the largest lull_event_type */
+
+struct tunnel;
+
+typedef struct worker {
+	unsigned index;
+	const daemon_params *dp;
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	uv_async_t wake;
+	uv_timer_t srk_timer;
+	uv_thread_t thread;
+	bool loop_ready;  /* uv_loop_init succeeded: worker_destroy must run it down */
+	lull_server *srv; /* server role only */
+	uint8_t *readbuf; /* NET_READ_BYTES, shared by every read of this loop */
+
+	struct tunnel *tunnels;
+	size_t n_tunnels;
+	bool stopping;
+	bool finished;
+	bool srk_dirty; /* an SRK was created: re-arm srk_timer */
+
+	/* Mailbox, written by the main thread under mu. */
+	uv_mutex_t mu;
+	bool stop_requested;
+	bool has_pending_auth;
+	auth_list pending_auth;
+
+	/* Read by the main thread only after the worker has been joined. */
+	uint64_t counts[EVENT_COUNT_SLOTS];
+} worker;
+
+/* Set up the loop and handles on fd (listening); run in the main thread. */
+int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_fd);
+/* Start the thread. */
+int worker_start(worker *w);
+/* From the main thread: ask to stop / hand over a new authorized list. */
+void worker_request_stop(worker *w);
+void worker_request_reload(worker *w, const auth_list *list);
+/* After join. */
+void worker_destroy(worker *w);
+
+/* Monotonic milliseconds of this loop (updated on each call). */
+uint64_t worker_now(worker *w);
+/* A tunnel ended (all its handles closed). */
+void worker_tunnel_gone(worker *w);
+/* Re-arm the SRK timer if an SRK was created. */
+void worker_srk_update(worker *w);
+/* Log and count one engine event; conn 0 = the server context. */
+void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note);
+
+/* Set by the daemon: the reload acknowledgement the workers send. */
+extern atomic_uint worker_reload_outstanding;
+extern uv_async_t *worker_reload_done;
+
+#endif /* LULL_IO_WORKER_H */

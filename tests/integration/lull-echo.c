@@ -1,0 +1,194 @@
+/*
+ * lull-echo - the target of the integration tests and the demo.
+ *
+ *   lull-echo [--mode echo|source|sink] [--bytes N] [--seed S] [--port-file F]
+ *
+ * Listens on 127.0.0.1 on a free port, writes "PORT\n" to --port-file (or
+ * stdout) once it accepts, and serves any number of connections at once:
+ *   echo    writes back every byte; on EOF, flushes and closes
+ *   source  writes --bytes N of the --seed stream, then closes, and prints
+ *           "source conn=K bytes=N sha256=HEX"
+ *   sink    reads to EOF and prints "sink conn=K bytes=N sha256=HEX"
+ * Runs until killed.  Memory per connection is bounded (one buffer).
+ */
+#include <poll.h>
+#include <signal.h>
+
+#include "tool_common.h"
+
+#define MAX_CONNS 1024
+#define BUF_BYTES (64u << 10)
+
+enum mode { MODE_ECHO, MODE_SOURCE, MODE_SINK };
+
+typedef struct conn {
+	int fd;
+	unsigned id;
+	uint8_t *buf;
+	size_t len, off; /* echo: pending bytes; source: current chunk */
+	uint64_t done;   /* bytes sent (source) or received (sink) */
+	int eof;
+	prng rng;
+	hasher h;
+} conn;
+
+static conn conns[MAX_CONNS];
+static size_t n_conns;
+
+static void conn_end(size_t i, enum mode mode)
+{
+	conn *c = &conns[i];
+	if (mode != MODE_ECHO) {
+		char hex[65];
+		hasher_hex(&c->h, hex);
+		printf("%s conn=%u bytes=%llu sha256=%s\n", mode == MODE_SOURCE ? "source" : "sink",
+		       c->id, (unsigned long long)c->done, hex);
+		fflush(stdout);
+	}
+	close(c->fd);
+	free(c->buf);
+	conns[i] = conns[--n_conns];
+}
+
+int main(int argc, char **argv)
+{
+	enum mode mode = MODE_ECHO;
+	uint64_t bytes = 0, seed = 1;
+	const char *port_file = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--mode") == 0 && v) {
+			mode = strcmp(v, "source") == 0 ? MODE_SOURCE
+			       : strcmp(v, "sink") == 0 ? MODE_SINK
+			                                : MODE_ECHO;
+			i++;
+		} else if (strcmp(a, "--bytes") == 0 && v && parse_bytes(v, &bytes) == 0) {
+			i++;
+		} else if (strcmp(a, "--seed") == 0 && v && parse_bytes(v, &seed) == 0) {
+			i++;
+		} else if (strcmp(a, "--port-file") == 0 && v) {
+			port_file = v;
+			i++;
+		} else {
+			fprintf(stderr, "lull-echo: bad argument '%s'\n", a);
+			return 2;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t salen = sizeof(sa);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(lfd, 512) != 0 || getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0) {
+		perror("lull-echo: listen");
+		return 1;
+	}
+	set_nonblock(lfd);
+	FILE *pf = port_file ? fopen(port_file, "w") : stdout;
+	if (!pf) {
+		perror("lull-echo: port file");
+		return 1;
+	}
+	fprintf(pf, "%u\n", (unsigned)ntohs(sa.sin_port));
+	if (port_file)
+		fclose(pf);
+	else
+		fflush(stdout);
+
+	static struct pollfd pfds[MAX_CONNS + 1];
+	unsigned next_id = 1;
+	for (;;) {
+		pfds[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		for (size_t i = 0; i < n_conns; i++) {
+			conn *c = &conns[i];
+			short ev = 0;
+			if (mode == MODE_SOURCE)
+				ev = POLLOUT;
+			else if (c->len > c->off)
+				ev = POLLOUT;
+			else if (!c->eof)
+				ev = POLLIN;
+			pfds[i + 1] = (struct pollfd){.fd = c->fd, .events = ev};
+		}
+		if (poll(pfds, n_conns + 1, -1) < 0 && errno != EINTR)
+			return 1;
+		/* Walk backwards: conn_end moves the last entry into the hole. */
+		for (size_t i = n_conns; i-- > 0;) {
+			conn *c = &conns[i];
+			short re = pfds[i + 1].revents;
+			if (!re)
+				continue;
+			if (mode == MODE_SOURCE) {
+				if (c->off == c->len) {
+					uint64_t left = bytes - c->done;
+					c->len = left < BUF_BYTES ? (size_t)left : BUF_BYTES;
+					c->off = 0;
+					prng_fill(&c->rng, c->buf, c->len);
+					hasher_update(&c->h, c->buf, c->len);
+				}
+				ssize_t w =
+				        c->len ? write(c->fd, c->buf + c->off, c->len - c->off) : 0;
+				if (w < 0 && errno != EAGAIN) {
+					conn_end(i, mode);
+					continue;
+				}
+				if (w > 0) {
+					c->off += (size_t)w;
+					c->done += (uint64_t)w;
+				}
+				if (c->done == bytes && c->off == c->len)
+					conn_end(i, mode);
+				continue;
+			}
+			if (c->len > c->off) {
+				ssize_t w = write(c->fd, c->buf + c->off, c->len - c->off);
+				if (w < 0 && errno != EAGAIN) {
+					conn_end(i, mode);
+					continue;
+				}
+				if (w > 0)
+					c->off += (size_t)w;
+				if (c->off == c->len)
+					c->off = c->len = 0;
+				if (c->eof && c->len == 0)
+					conn_end(i, mode);
+				continue;
+			}
+			ssize_t r = read(c->fd, c->buf, BUF_BYTES);
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			if (r <= 0) {
+				c->eof = 1;
+				conn_end(i, mode);
+				continue;
+			}
+			c->done += (uint64_t)r;
+			if (mode == MODE_SINK)
+				hasher_update(&c->h, c->buf, (size_t)r);
+			else
+				c->len = (size_t)r, c->off = 0;
+		}
+		if (pfds[0].revents & POLLIN) {
+			for (;;) {
+				int fd = accept(lfd, NULL, NULL);
+				if (fd < 0)
+					break;
+				if (n_conns == MAX_CONNS) {
+					close(fd);
+					continue;
+				}
+				set_nonblock(fd);
+				conn *c = &conns[n_conns++];
+				memset(c, 0, sizeof(*c));
+				c->fd = fd;
+				c->id = next_id++;
+				c->buf = malloc(BUF_BYTES);
+				prng_seed(&c->rng, seed);
+				if (mode != MODE_ECHO)
+					hasher_init(&c->h);
+			}
+		}
+	}
+}

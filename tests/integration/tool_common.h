@@ -1,0 +1,163 @@
+/*
+ * tool_common.h - shared bits of the integration test tools (lull-echo,
+ * lull-load): a seeded PRNG for reproducible "random" streams, SHA-256
+ * of a stream, and a few socket helpers.  Header-only: each tool is one
+ * program built from one .c file.
+ */
+#ifndef LULL_TOOL_COMMON_H
+#define LULL_TOOL_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+/* xoshiro256**: fast, and the same seed gives the same stream on both
+ * ends, so a receiver can check every byte without storing them. */
+typedef struct prng {
+	uint64_t s[4];
+	uint8_t buf[8];
+	unsigned left;
+} prng;
+
+static inline uint64_t prng_rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static inline void prng_seed(prng *p, uint64_t seed)
+{
+	/* splitmix64 to spread the seed. */
+	for (int i = 0; i < 4; i++) {
+		seed += 0x9e3779b97f4a7c15ull;
+		uint64_t z = seed;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		p->s[i] = z ^ (z >> 31);
+	}
+	p->left = 0;
+}
+
+static inline uint64_t prng_next(prng *p)
+{
+	uint64_t *s = p->s;
+	uint64_t result = prng_rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = prng_rotl(s[3], 45);
+	return result;
+}
+
+static inline void prng_fill(prng *p, uint8_t *out, size_t n)
+{
+	while (n > 0) {
+		if (p->left == 0) {
+			uint64_t v = prng_next(p);
+			memcpy(p->buf, &v, 8);
+			p->left = 8;
+		}
+		size_t take = n < p->left ? n : p->left;
+		memcpy(out, p->buf + 8 - p->left, take);
+		p->left -= (unsigned)take;
+		out += take;
+		n -= take;
+	}
+}
+
+static inline uint64_t seed_from_urandom(void)
+{
+	uint64_t v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	int fd = open("/dev/urandom", O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+			v ^= 0x5bd1e995;
+		close(fd);
+	}
+	return v;
+}
+
+/* SHA-256 of a stream, printed as hex. */
+typedef struct hasher {
+	EVP_MD_CTX *ctx;
+} hasher;
+
+static inline int hasher_init(hasher *h)
+{
+	h->ctx = EVP_MD_CTX_new();
+	return h->ctx && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1;
+}
+
+static inline void hasher_update(hasher *h, const void *p, size_t n)
+{
+	EVP_DigestUpdate(h->ctx, p, n);
+}
+
+static inline void hasher_hex(hasher *h, char out[65])
+{
+	unsigned char md[32];
+	unsigned len = 0;
+	EVP_DigestFinal_ex(h->ctx, md, &len);
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static inline void hasher_free(hasher *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+}
+
+static inline int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static inline uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* "123", "64K", "16M", "1G" (powers of 1024). */
+static inline int parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	uint64_t mult = 1;
+	if (*end == 'K')
+		mult = 1ull << 10;
+	else if (*end == 'M')
+		mult = 1ull << 20;
+	else if (*end == 'G')
+		mult = 1ull << 30;
+	else if (*end != '\0')
+		return -1;
+	if (*end && end[1] != '\0')
+		return -1;
+	*out = (uint64_t)v * mult;
+	return 0;
+}
+
+#endif /* LULL_TOOL_COMMON_H */
