@@ -3,6 +3,8 @@
 #   make                 release build in build/
 #   make test            build and run every test (CTest)
 #   make demo            a tunnel on loopback with generated keys (scripts/demo.sh)
+#   make sim             replay traffic traces under rekey policies (scripts/sim.sh)
+#   make fuzz            libFuzzer on every target for FUZZ_SECONDS each (scripts/fuzz.sh)
 #   make test SANITIZE=1 the same under ASan + UBSan, in build-asan/
 #   make asan            shorthand for the line above
 #   make format          reformat our C with .clang-format
@@ -22,7 +24,9 @@ endif
 
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests -name '*.[ch]')
 
-.PHONY: all build deps test demo asan format format-check clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build deps test demo sim fuzz asan format format-check clean
 
 all: build
 
@@ -41,6 +45,12 @@ test: build
 demo: build
 	scripts/demo.sh $(BUILD_DIR)
 
+sim: build
+	scripts/sim.sh $(BUILD_DIR)
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
 asan:
 	$(MAKE) test SANITIZE=1
 
@@ -51,4 +61,4 @@ format-check:
 	clang-format --dry-run -Werror $(C_SOURCES)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
