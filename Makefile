@@ -5,6 +5,8 @@
 #   make demo            a tunnel on loopback with generated keys (scripts/demo.sh)
 #   make sim             replay traffic traces under rekey policies (scripts/sim.sh)
 #   make fuzz            libFuzzer on every target for FUZZ_SECONDS each (scripts/fuzz.sh)
+#   make bench           lull against spiped, stunnel, ssh -L on loopback (QUICK=1: ~1 min)
+#   make soak            many bursty clients for DURATION seconds (scripts/soak.sh)
 #   make test SANITIZE=1 the same under ASan + UBSan, in build-asan/
 #   make asan            shorthand for the line above
 #   make format          reformat our C with .clang-format
@@ -25,8 +27,10 @@ endif
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests -name '*.[ch]')
 
 FUZZ_SECONDS ?= 60
+QUICK        ?= 0
+DURATION     ?= 300
 
-.PHONY: all build deps test demo sim fuzz asan format format-check clean
+.PHONY: all build deps test demo sim fuzz bench soak asan format format-check clean
 
 all: build
 
@@ -50,6 +54,12 @@ sim: build
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+bench: build
+	QUICK=$(QUICK) scripts/bench.sh $(BUILD_DIR)
+
+soak: build
+	DURATION=$(DURATION) scripts/soak.sh $(BUILD_DIR)
 
 asan:
 	$(MAKE) test SANITIZE=1
