@@ -9,6 +9,7 @@
  *   source  writes --bytes N of the --seed stream, then closes, and prints
  *           "source conn=K bytes=N sha256=HEX"
  *   sink    reads to EOF and prints "sink conn=K bytes=N sha256=HEX"
+ *   stall   accepts and never reads (a target that does not keep up)
  * Runs until killed.  Memory per connection is bounded (one buffer).
  */
 #include <poll.h>
@@ -19,7 +20,7 @@
 #define MAX_CONNS 1024
 #define BUF_BYTES (64u << 10)
 
-enum mode { MODE_ECHO, MODE_SOURCE, MODE_SINK };
+enum mode { MODE_ECHO, MODE_SOURCE, MODE_SINK, MODE_STALL };
 
 typedef struct conn {
 	int fd;
@@ -38,7 +39,7 @@ static size_t n_conns;
 static void conn_end(size_t i, enum mode mode)
 {
 	conn *c = &conns[i];
-	if (mode != MODE_ECHO) {
+	if (mode == MODE_SOURCE || mode == MODE_SINK) {
 		char hex[65];
 		hasher_hex(&c->h, hex);
 		printf("%s conn=%u bytes=%llu sha256=%s\n", mode == MODE_SOURCE ? "source" : "sink",
@@ -59,9 +60,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--mode") == 0 && v) {
-			mode = strcmp(v, "source") == 0 ? MODE_SOURCE
-			       : strcmp(v, "sink") == 0 ? MODE_SINK
-			                                : MODE_ECHO;
+			mode = strcmp(v, "source") == 0  ? MODE_SOURCE
+			       : strcmp(v, "sink") == 0  ? MODE_SINK
+			       : strcmp(v, "stall") == 0 ? MODE_STALL
+			                                 : MODE_ECHO;
 			i++;
 		} else if (strcmp(a, "--bytes") == 0 && v && parse_bytes(v, &bytes) == 0) {
 			i++;
@@ -104,7 +106,9 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < n_conns; i++) {
 			conn *c = &conns[i];
 			short ev = 0;
-			if (mode == MODE_SOURCE)
+			if (mode == MODE_STALL)
+				ev = 0;
+			else if (mode == MODE_SOURCE)
 				ev = POLLOUT;
 			else if (c->len > c->off)
 				ev = POLLOUT;
@@ -186,7 +190,7 @@ int main(int argc, char **argv)
 				c->id = next_id++;
 				c->buf = malloc(BUF_BYTES);
 				prng_seed(&c->rng, seed);
-				if (mode != MODE_ECHO)
+				if (mode == MODE_SOURCE || mode == MODE_SINK)
 					hasher_init(&c->h);
 			}
 		}

@@ -10,6 +10,8 @@
  *         come back, checking every byte; "sMS" (s2500) stays idle MS ms.
  *   send  sends the sum of the steps' bytes, then closes; prints sha256.
  *   recv  reads to EOF; prints byte count and sha256.
+ *   hold  connects, never reads, and exits 0 after --timeout (an
+ *         application that does not keep up).
  * Prints one "load conn=K mode=M bytes=N sha256=HEX ms=T" line per
  * connection and exits 0 only if every connection did all it should.
  */
@@ -22,7 +24,7 @@
 #define MAX_STEPS 64
 #define CHUNK     (64u << 10)
 
-enum mode { MODE_ECHO, MODE_SEND, MODE_RECV };
+enum mode { MODE_ECHO, MODE_SEND, MODE_RECV, MODE_HOLD };
 
 typedef struct step {
 	uint64_t bytes;   /* 0 for an idle step */
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--mode") == 0)
 			mode = strcmp(v, "send") == 0   ? MODE_SEND
 			       : strcmp(v, "recv") == 0 ? MODE_RECV
+			       : strcmp(v, "hold") == 0 ? MODE_HOLD
 			                                : MODE_ECHO;
 		else {
 			fprintf(stderr, "lull-load: bad argument '%s'\n", a);
@@ -151,6 +154,11 @@ int main(int argc, char **argv)
 		hasher_init(&c->htx);
 		hasher_init(&c->hrx);
 		c->start_ms = mono_ms();
+	}
+
+	if (mode == MODE_HOLD) {
+		sleep(timeout_s);
+		return 0;
 	}
 
 	static struct pollfd pfds[MAX_CONNS];
