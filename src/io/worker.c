@@ -149,9 +149,11 @@ void worker_srk_update(worker *w)
 
 /* ---- Stop and reload ---------------------------------------------------- */
 
+/* The loop ends once it has no tunnel and the main thread has asked it to
+ * stop: before that the main thread may still uv_async_send to wake. */
 static void maybe_finish(worker *w)
 {
-	if (!w->stopping || w->n_tunnels > 0 || w->finished)
+	if (!w->stopping || !w->stop_seen || w->n_tunnels > 0 || w->finished)
 		return;
 	w->finished = true;
 	uv_close((uv_handle_t *)&w->wake, NULL);
@@ -212,8 +214,11 @@ static void on_wake(uv_async_t *h)
 		if (atomic_fetch_sub(&worker_reload_outstanding, 1) == 1 && worker_reload_done)
 			uv_async_send(worker_reload_done);
 	}
-	if (stop)
+	if (stop) {
+		w->stop_seen = true;
 		begin_stop(w);
+		maybe_finish(w);
+	}
 }
 
 void worker_request_stop(worker *w)

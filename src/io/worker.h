@@ -33,6 +33,7 @@ typedef struct worker {
 	struct tunnel *tunnels;
 	size_t n_tunnels;
 	bool stopping;
+	bool stop_seen; /* the main thread asked: only then may wake be closed */
 	bool finished;
 	bool srk_dirty; /* an SRK was created: re-arm srk_timer */
 
