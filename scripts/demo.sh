@@ -93,16 +93,20 @@ say "live event log (echo target :$ECHO_PORT <- lull server :$SERVER_PORT <- lul
 show server "$SERVER_PID" "$T/server.log"
 show client "$CLIENT_PID" "$T/client.log"
 
-# The hook for the engine-level spoof injector (a tool of the engine's
-# tests, not part of lull): it replays data under a stale key after an idle
-# spell, which the server must reject (event=spoof_rejected).
+# The stale-key spoof (A8): lull-spoof, the engine's attacker tool, is an
+# authorized client that lets its link go idle until a heartbeat has made
+# the key stale, then injects data under that key; the server must log
+# spoof_rejected and close with reason spoof.  Runs beside the workload.
+SPOOF_PID=""
 inject_spoof() {
 	if [ -x "$BUILD_DIR/lull-spoof" ]; then
 		"$BUILD_DIR/lull-spoof" --server "127.0.0.1:$SERVER_PORT" --key "$T/alice.key" \
-			--psk "$T/alice.psk" --server-pub "$T/server.pub" $POLICY >"$T/spoof.out" 2>&1 ||
-			echo "demo: lull-spoof failed: $(cat "$T/spoof.out")" >&2
+			--psk "$T/alice.psk" --server-pub "$T/server.pub" --timeout-ms 20000 \
+			>"$T/spoof.out" 2>&1 &
+		SPOOF_PID=$!
+		PIDS="$PIDS $SPOOF_PID"
 	else
-		echo "demo: spoof step skipped: $BUILD_DIR/lull-spoof (the engine's stale-key injector) is not built yet"
+		echo "demo: spoof step skipped: $BUILD_DIR/lull-spoof (the engine's stale-key injector) is not built"
 	fi
 }
 
@@ -119,6 +123,7 @@ else
 	BURSTS=4
 fi
 START=$(date +%s)
+inject_spoof
 # A resident tunnel that stays idle until the shutdown closes it.
 "$LOAD" --port "$CLIENT_PORT" --steps 4K,s600000 --timeout 700 --quiet >"$T/resident.out" 2>&1 &
 PIDS="$PIDS $!"
@@ -137,9 +142,11 @@ while [ "$i" -lt "$BURSTS" ]; do
 	i=$((i + 1))
 done
 [ "$SHORT" = 1 ] || sleep 3
-inject_spoof
 wait "$CHATTY_PID" || { FAILED=1; cat "$T/chatty.out"; }
 wait "$BULK_PID" || { FAILED=1; cat "$T/bulk.out"; }
+if [ -n "$SPOOF_PID" ]; then
+	wait "$SPOOF_PID" || { FAILED=1; echo "demo: lull-spoof failed: $(cat "$T/spoof.out")"; }
+fi
 ELAPSED=$(($(date +%s) - START))
 
 say "stopping (SIGTERM)"
@@ -198,6 +205,9 @@ check "$T/client.log" "event=heartbeat_sent" "heartbeats while idle"
 check "$T/client.log" "event=handshake_done reason=idle" "idle rekey before data after an idle spell"
 check "$T/client.log" "event=handshake_done reason=bytes" "byte-threshold rekey"
 check "$T/server.log" "event=closed reason=shutdown" "clean shutdown with close frames"
+if [ -n "$SPOOF_PID" ]; then
+	check "$T/server.log" "event=spoof_rejected" "stale-key spoof rejected"
+fi
 if [ "$FAILED" != 0 ]; then
 	echo "demo: FAILED" >&2
 	exit 1
