@@ -82,6 +82,10 @@ typedef struct wreq {
 	uint8_t data[];
 } wreq;
 
+/* update(): one pass to act, one after a flush made room, one to flush
+ * what that let through. */
+#define UPDATE_MAX_PASSES 3
+
 static atomic_uint_fast64_t next_conn_id = 1;
 
 static void update(tunnel *t);
@@ -441,10 +445,18 @@ static void close_if_ended(tunnel *t, uint64_t now)
 static void update(tunnel *t)
 {
 	uint64_t now = worker_now(t->w);
-	do {
+	/* Again if the net side died (the engine must close), or if the flush
+	 * made room for a stashed read: a flush can complete synchronously
+	 * (uv_try_write), and then no write callback would come to retry it. */
+	for (unsigned pass = 0; pass < UPDATE_MAX_PASSES; pass++) {
 		retry_stash(t, now);
 		close_if_ended(t, now);
-	} while (flush_net(t));
+		size_t before = t->lc ? lull_conn_output_pending(t->lc) : 0;
+		bool died = flush_net(t);
+		bool made_room = t->stash && lull_conn_output_pending(t->lc) < before;
+		if (!died && !made_room)
+			break;
+	}
 	if (t->lull_closed || t->closing || (!t->lc && (t->n.dead || t->p.dead)))
 		teardown(t, now);
 	control_reading(t);
