@@ -67,7 +67,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	char line[LOG_LINE_MAX_BYTES];
 	size_t n = 0;
 	if (!log_to_syslog) {
-		n = strlen(memcpy(line, "ts=", 4));
+		memcpy(line, "ts=", 3);
+		n = 3;
 		n += timestamp(line + n, sizeof(line) - n);
 		line[n++] = ' ';
 	}
