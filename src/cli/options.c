@@ -380,6 +380,21 @@ static enum opts_result walk_argv(int argc, char **argv, tunnel_opts *o, bool ap
 	return OPTS_OK;
 }
 
+/* Limits that involve another option, which the bare name would hide. */
+static const char *range_hint(const char *field)
+{
+	if (strcmp(field, "heartbeat_timeout") == 0)
+		return ": timeout x (1 + --heartbeat-retries) must be less than "
+		       "--heartbeat-interval";
+	if (strcmp(field, "max_message") == 0)
+		return ": 1 byte to 1G, and at most --reject-after-bytes (2 x --rekey-bytes)";
+	if (strcmp(field, "reject_after_bytes") == 0)
+		return ": at least --rekey-bytes";
+	if (strcmp(field, "reject_after_age") == 0)
+		return ": at least --rekey-max-age";
+	return "";
+}
+
 static const char *option_of_field(const char *field, char *buf, size_t cap)
 {
 	size_t i = 0;
@@ -423,9 +438,9 @@ enum opts_result opts_parse(enum tunnel_role role, int argc, char **argv, tunnel
 	const char *bad = NULL;
 	if (lull_config_validate(&o->cfg, &bad) != LULL_OK) {
 		char opt[64];
-		snprintf(err, cap,
-		         "--%s: value out of the allowed range (see lull %s --help for limits)",
-		         option_of_field(bad ? bad : "unknown", opt, sizeof(opt)), role_name(role));
+		snprintf(err, cap, "--%s: value out of the allowed range%s (see lull %s --help)",
+		         option_of_field(bad ? bad : "unknown", opt, sizeof(opt)),
+		         range_hint(bad ? bad : ""), role_name(role));
 		return OPTS_USAGE;
 	}
 	return OPTS_OK;
