@@ -58,3 +58,15 @@ between() {
 	[ -n "$1" ] || fail "$4: not measured"
 	[ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || fail "$4: $1 ms, expected $2-$3 ms"
 }
+
+# stream_sha SEED SIZE: sha256 of the first SIZE bytes lull-load sends with
+# --seed SEED (connection 1), measured by sending them straight into a
+# reference sink, no lull in between.
+stream_sha() {
+	if [ -z "${REF_SINK_PORT:-}" ]; then
+		start_echo refsink --mode sink
+		REF_SINK_PORT=$ECHO_PORT
+	fi
+	"$LOAD" --port "$REF_SINK_PORT" --mode send --steps "$2" --seed "$1" --timeout 10 |
+		sed -n 's/^load conn=1 mode=send bytes=[0-9]* sha256=\([0-9a-f]*\) .*/\1/p'
+}
