@@ -768,16 +768,20 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, boo
                         const uint8_t *pt, size_t len)
 {
 	uint8_t flags = h->flags;
-	if (prev_key && c->rx_prev_stale)
-		return on_spoof(c, now_ms, h);
 	bool rekey = false;
-	switch (policy_on_received(&c->pol, &c->agreed, now_ms, len, &rekey)) {
-	case POLICY_SPOOF:
-		return on_spoof(c, now_ms, h);
-	case POLICY_KEY_EXPIRED:
-		return conn_fail(c, now_ms, LULL_ERR_KEY_EXPIRED, LULL_CLOSE_KEY_EXPIRED);
-	default:
-		break;
+	if (prev_key) {
+		if (c->rx_prev_stale)
+			return on_spoof(c, now_ms, h);
+		policy_on_received_previous_key(&c->pol, now_ms);
+	} else {
+		switch (policy_on_received(&c->pol, &c->agreed, now_ms, len, &rekey)) {
+		case POLICY_SPOOF:
+			return on_spoof(c, now_ms, h);
+		case POLICY_KEY_EXPIRED:
+			return conn_fail(c, now_ms, LULL_ERR_KEY_EXPIRED, LULL_CLOSE_KEY_EXPIRED);
+		default:
+			break;
+		}
 	}
 	if (rekey) {
 		lull_err err = conn_want_rekey(c, now_ms, LULL_REKEY_BYTES);

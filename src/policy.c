@@ -227,6 +227,13 @@ policy_verdict policy_on_received(policy_state *ps, const lull_config *cfg, uint
 	return POLICY_OK;
 }
 
+void policy_on_received_previous_key(policy_state *ps, uint64_t now_ms)
+{
+	ps->activity_ms = now_ms;
+	ps->hb_since_activity = false;
+	ps->missing_reported = false;
+}
+
 bool policy_heartbeat_sent(policy_state *ps, const lull_config *cfg, uint64_t now_ms, uint32_t *id)
 {
 	if (ps->hb_awaiting) {

@@ -140,6 +140,11 @@ bool policy_on_sent(policy_state *ps, const lull_config *cfg, uint64_t now_ms, s
 policy_verdict policy_on_received(policy_state *ps, const lull_config *cfg, uint64_t now_ms,
                                   size_t len, bool *rekey);
 
+/* Server: data arrived under the previous key (the client had not read
+ * KEYS yet).  It is activity, but it was counted and capped by that key's
+ * rules at the sender, never against the current key. */
+void policy_on_received_previous_key(policy_state *ps, uint64_t now_ms);
+
 /* Client: a heartbeat with the returned id is about to be sealed.
  * Returns true when this made the key stale (first of the idle spell). */
 bool policy_heartbeat_sent(policy_state *ps, const lull_config *cfg, uint64_t now_ms, uint32_t *id);

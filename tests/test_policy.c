@@ -666,6 +666,45 @@ static void reject_after_bytes_cap(void)
 	pair_free(&p);
 }
 
+/* Move what from has queued to to, without the pair's pump. */
+static void deliver(pair *p, pair_side *from, pair_side *to)
+{
+	static uint8_t buf[16 * WIRE_FRAME_MAX_BYTES];
+	size_t n = pair_take_output(from, buf, sizeof(buf));
+	to->last_receive_err = lull_conn_receive(to->conn, p->now, buf, n);
+}
+
+/* Records the client sent under the old key after the server installed the
+ * new one belong to the old key: counting them against the new key's cap
+ * would cut off an honest client that then uses the new key to its limit. */
+static void rekey_tail_not_counted_twice(void)
+{
+	pair p;
+	pair_init_small_bytes(&p); /* rekey at 4 records, reject at 8 */
+	pair_connect(&p);
+	uint8_t rec[REC] = {0};
+	for (int i = 0; i < 4; i++) /* reaches rekey_bytes: HS1 follows */
+		CHECK_OK(lull_conn_send(p.client.conn, p.now, rec, REC));
+	deliver(&p, &p.client, &p.server); /* 4 DATA, HS1 */
+	deliver(&p, &p.server, &p.client); /* HS2 */
+	deliver(&p, &p.client, &p.server); /* HS3: the server switches */
+	CHECK(lull_conn_epoch(p.server.conn) == 2 && lull_conn_epoch(p.client.conn) == 1);
+	for (int i = 0; i < 4; i++) /* the old key's last 4 records, to its cap */
+		CHECK_OK(lull_conn_send(p.client.conn, p.now, rec, REC));
+	deliver(&p, &p.client, &p.server);
+	CHECK(p.server.n_messages == 8 && lull_conn_is_open(p.server.conn));
+	deliver(&p, &p.server, &p.client); /* KEYS: the client switches */
+	CHECK(lull_conn_epoch(p.client.conn) == 2);
+	/* The new key, used to its own cap while its rekey cannot complete. */
+	p.hold_server_output = true;
+	for (int i = 0; i < 8; i++)
+		send_bytes(&p, &p.client, REC);
+	CHECK(p.server.n_messages == 16);
+	CHECK(lull_conn_is_open(p.server.conn));
+	CHECK(p.server.last_receive_err == LULL_OK);
+	pair_free(&p);
+}
+
 /* A byte rekey on a busy link: the old key keeps carrying data until the
  * new one is installed, so nothing is held while the handshake runs. */
 static void busy_link_no_stall(void)
@@ -825,6 +864,7 @@ int main(void)
 	max_age_rekey();
 	reject_after_bytes_cap();
 	busy_link_no_stall();
+	rekey_tail_not_counted_twice();
 	one_way_busy_counts_at_both_ends();
 	server_backstop_request();
 	application_rekey();
