@@ -101,7 +101,7 @@ static void trace_ratio(const sim_report *rep, size_t t, FILE *out)
 static void worst_table(const sim_report *rep, FILE *out)
 {
 	fprintf(out, "worst over all traces:\n");
-	fprintf(out, "  %-11s %11s %-14s %10s %-14s %14s %-14s\n", "policy", "max/key", "(trace)",
+	fprintf(out, "  %-11s %11s %-14s %10s %-14s %14s %s\n", "policy", "max/key", "(trace)",
 	        "key life", "(trace)", "spoof window", "(trace)");
 	for (size_t p = 0; p < rep->n_policies; p++) {
 		size_t wb = 0, wl = 0, ws = 0;
@@ -120,7 +120,7 @@ static void worst_table(const sim_report *rep, FILE *out)
 		sim_fmt_bytes(bytes, sizeof(bytes), result_at(rep, wb, p)->max_key_bytes);
 		sim_fmt_duration(life, sizeof(life), result_at(rep, wl, p)->max_key_life_ms);
 		sim_fmt_duration(spoof, sizeof(spoof), result_at(rep, ws, p)->spoof_window_ms);
-		fprintf(out, "  %-11s %11s %-14s %10s %-14s %14s %-14s\n",
+		fprintf(out, "  %-11s %11s %-14s %10s %-14s %14s %s\n",
 		        result_at(rep, 0, p)->policy, bytes, result_at(rep, wb, p)->trace, life,
 		        result_at(rep, wl, p)->trace, spoof, result_at(rep, ws, p)->trace);
 	}

@@ -135,6 +135,7 @@ static void window_close(run *r, side *s, key_watch *w, uint64_t end_ms)
 		r->res->spoof_window_ms = end_ms - w->quiet_since_ms;
 		r->res->spoof_window_start_ms = rel_ms(w->quiet_since_ms);
 		r->res->spoof_window_at_server = s->is_server;
+		r->res->spoof_window_epoch = w->epoch;
 	}
 }
 
@@ -503,30 +504,43 @@ static const uint8_t *zero_payload(void)
 	return zeros;
 }
 
-sim_err sim_run(const sim_trace *tr, const sim_policy *pol, sim_result *res, char *err_buf,
-                size_t err_len)
+/* Set up the pair and replay tr's messages up to and including until_ms
+ * (absolute), firing every deadline up to until_ms. */
+static sim_err replay(run *r, const sim_trace *tr, const sim_policy *pol, sim_result *res,
+                      uint64_t until_ms, char *err_buf, size_t err_len)
 {
 	memset(res, 0, sizeof(*res));
 	snprintf(res->trace, sizeof(res->trace), "%s", tr->name);
 	res->policy = pol->name;
 	res->duration_ms = tr->duration_ms;
 	const uint8_t *zeros = zero_payload();
+	memset(r, 0, sizeof(*r));
 	if (!zeros) {
 		snprintf(err_buf, err_len, "out of memory for the payload buffer");
 		return SIM_ERR_NOMEM;
 	}
-	run r;
-	sim_err err = run_init(&r, pol, res, zeros, err_buf, err_len);
+	sim_err err = run_init(r, pol, res, zeros, err_buf, err_len);
 	if (err == SIM_OK)
-		err = run_connect(&r);
-	for (size_t i = 0; i < tr->n && !r.failed; i++) {
-		advance_to(&r, SIM_CLOCK_ORIGIN_MS + tr->msgs[i].t_ms);
-		if (!r.failed)
-			side_send(&r, tr->msgs[i].dir == SIM_C2S ? &r.client : &r.server,
+		err = run_connect(r);
+	for (size_t i = 0; i < tr->n && !r->failed; i++) {
+		uint64_t t = SIM_CLOCK_ORIGIN_MS + tr->msgs[i].t_ms;
+		if (t > until_ms)
+			break;
+		advance_to(r, t);
+		if (!r->failed)
+			side_send(r, tr->msgs[i].dir == SIM_C2S ? &r->client : &r->server,
 			          tr->msgs[i].bytes);
 	}
-	if (!r.failed)
-		advance_to(&r, SIM_CLOCK_ORIGIN_MS + tr->duration_ms);
+	if (!r->failed)
+		advance_to(r, until_ms);
+	return r->failed ? r->fail_err : SIM_OK;
+}
+
+sim_err sim_run(const sim_trace *tr, const sim_policy *pol, sim_result *res, char *err_buf,
+                size_t err_len)
+{
+	run r;
+	replay(&r, tr, pol, res, SIM_CLOCK_ORIGIN_MS + tr->duration_ms, err_buf, err_len);
 	if (!r.failed) {
 		/* The replay ends: every window still open ends with it. */
 		side *sides[2] = {&r.client, &r.server};
@@ -547,8 +561,52 @@ sim_err sim_run(const sim_trace *tr, const sim_policy *pol, sim_result *res, cha
 			run_fail(&r, SIM_ERR_LOST, "%zu trace messages, %llu delivered", tr->n,
 			         (unsigned long long)res->messages);
 	}
-	err = r.failed ? r.fail_err : SIM_OK;
+	sim_err err = r.failed ? r.fail_err : SIM_OK;
 	run_free(&r);
+	return err;
+}
+
+/* ---- An attacker, to check the spoof window against the engine ---------- */
+
+sim_err sim_probe_spoof(const sim_trace *tr, const sim_policy *pol, uint64_t at_ms, bool to_server,
+                        uint32_t epoch, bool *accepted, char *err_buf, size_t err_len)
+{
+	*accepted = false;
+	sim_result res;
+	run r;
+	sim_err err = replay(&r, tr, pol, &res, SIM_CLOCK_ORIGIN_MS + at_ms, err_buf, err_len);
+	lull_conn *c = to_server ? r.server.conn : r.client.conn;
+	/* The attacker broke the key: the receiver's own copy of it, with the
+	 * next sequence number it expects, is exactly what they would hold. */
+	const record_key *k = NULL;
+	if (err == SIM_OK && c->rx.live && c->rx.epoch == epoch)
+		k = &c->rx;
+	else if (err == SIM_OK && c->rx_prev.live && c->rx_prev.epoch == epoch)
+		k = &c->rx_prev;
+	if (k) {
+		record_key forged;
+		crypto_aead_alg alg = c->cfg.suite == LULL_SUITE_CHACHAPOLY_BLAKE2B
+		                              ? CRYPTO_AEAD_CHACHAPOLY
+		                              : CRYPTO_AEAD_AESGCM;
+		uint8_t frame[WIRE_RECORD_OVERHEAD_BYTES + 1];
+		const uint8_t payload[1] = {0x66};
+		lull_err lerr = record_key_init(&forged, alg, k->key, k->epoch);
+		if (lerr == LULL_OK) {
+			forged.seq = k->seq;
+			lerr = record_seal(&forged, WIRE_DATA, 0, payload, sizeof(payload), frame);
+			record_key_destroy(&forged);
+		}
+		if (lerr != LULL_OK) {
+			snprintf(err_buf, err_len, "forging a record: %s", lull_err_name(lerr));
+			err = SIM_ERR_ENGINE;
+		} else {
+			uint64_t before = r.delivered;
+			(void)lull_conn_receive(c, r.now, frame, sizeof(frame));
+			*accepted = r.delivered == before + 1 && lull_conn_is_open(c);
+		}
+	}
+	run_free(&r);
+	sim_result_free(&res);
 	return err;
 }
 

@@ -49,6 +49,7 @@ typedef struct sim_result {
 	uint64_t spoof_window_ms;
 	uint64_t spoof_window_start_ms;
 	bool spoof_window_at_server; /* which end accepted it */
+	uint32_t spoof_window_epoch; /* under which key */
 
 	/* Timeline, for plots. */
 	sim_epoch *epochs;
@@ -63,6 +64,16 @@ sim_err sim_run(const sim_trace *tr, const sim_policy *pol, sim_result *res, cha
                 size_t err_len);
 
 void sim_result_free(sim_result *res);
+
+/*
+ * For tests: replay tr under pol until at_ms (since the trace's start), then
+ * play an attacker who broke the key of `epoch` in one direction and
+ * injects one data record to the server (to_server) or to the client.
+ * *accepted: the engine delivered it as a message.  A key the receiver no
+ * longer holds is not accepted.
+ */
+sim_err sim_probe_spoof(const sim_trace *tr, const sim_policy *pol, uint64_t at_ms, bool to_server,
+                        uint32_t epoch, bool *accepted, char *err_buf, size_t err_len);
 
 /* CPU time of one full handshake (both ends, rekey with the SRK pool), in
  * nanoseconds: the best of SIM_HS_MEASURE_BATCHES timed batches. */
