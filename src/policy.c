@@ -119,6 +119,14 @@ static bool rekey_pending(const policy_state *ps)
 	return ps->rekey_started || ps->rekey_asked;
 }
 
+/* A key stale both ways carries no data in either direction: replacing it
+ * on a byte or age limit would buy nothing (the next data rekeys anyway),
+ * and on an idle link it would cost a full handshake per rekey_max_age. */
+static bool key_dead(const policy_state *ps)
+{
+	return ps->tx_stale && ps->rx_stale;
+}
+
 static uint64_t hb_interval_ms(const lull_config *cfg)
 {
 	return cfg->heartbeat_interval_ms;
@@ -311,7 +319,7 @@ policy_due policy_tick(policy_state *ps, const lull_config *cfg, uint64_t now_ms
 	policy_due due = {0};
 	if (!ps->keyed)
 		return due;
-	if (!rekey_pending(ps)) {
+	if (!rekey_pending(ps) && !key_dead(ps)) {
 		if (ps->bytes_crossed && now_ms >= ps->bytes_crossed_ms + server_grace_ms(cfg)) {
 			due.rekey = true;
 			due.rekey_reason = LULL_REKEY_BYTES;
@@ -354,7 +362,7 @@ uint64_t policy_next_deadline(const policy_state *ps, const lull_config *cfg)
 	if (!ps->keyed)
 		return UINT64_MAX;
 	uint64_t d = UINT64_MAX;
-	if (!rekey_pending(ps)) {
+	if (!rekey_pending(ps) && !key_dead(ps)) {
 		d = age_rekey_at_ms(ps, cfg);
 		if (ps->bytes_crossed)
 			d = min_deadline(d, ps->bytes_crossed_ms + server_grace_ms(cfg));

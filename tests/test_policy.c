@@ -628,6 +628,26 @@ static void max_age_rekey(void)
 	pair_free(&p);
 }
 
+/* A key stale both ways carries nothing: an idle link is not rekeyed on
+ * age (a full handshake per hour for nothing); its next data is. */
+static void idle_link_no_age_rekey(void)
+{
+	pair p;
+	pair_init(&p);
+	pair_connect(&p);
+	uint64_t t0 = p.now;
+	pair_advance_to(&p, t0 + 2 * LULL_DEFAULT_REKEY_MAX_AGE_MS + 1000);
+	CHECK(side_count_events(&p.client, LULL_EV_HANDSHAKE_STARTED) == 1);
+	CHECK(side_count_events(&p.server, LULL_EV_REKEY_REQUESTED) == 0);
+	CHECK(side_count_events(&p.client, LULL_EV_HEARTBEAT_SENT) ==
+	      2 * LULL_DEFAULT_REKEY_MAX_AGE_MS / HI);
+	mark m = mark_now(&p);
+	send_bytes(&p, &p.client, 10);
+	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_IDLE);
+	CHECK(p.server.n_messages == 1 && lull_conn_epoch(p.server.conn) == 2);
+	pair_free(&p);
+}
+
 /* If a rekey cannot complete, the old key stops at reject_after_bytes
  * rather than being stretched; the held data flows under the new key. */
 static void reject_after_bytes_cap(void)
@@ -862,6 +882,7 @@ int main(void)
 	A10_server_requests_rekey();
 	A11_stricter_policy_adopted();
 	max_age_rekey();
+	idle_link_no_age_rekey();
 	reject_after_bytes_cap();
 	busy_link_no_stall();
 	rekey_tail_not_counted_twice();
