@@ -189,12 +189,24 @@ echo "$("$B/lull" pubkey <"$T/client.key") bench" >"$T/authorized"
 # ---- One row -------------------------------------------------------------
 
 ROWS=""
-# measure NAME PORT SERVER_PID: the four columns through PORT.
+# measure NAME PORT SERVER_PID [CLIENT_PID]: the columns through PORT.
+# CPU per GB of bulk counts both tunnel ends (process trees), because on a
+# shared machine a throughput figure alone also measures the neighbours.
 measure() {
-	local name=$1 port=$2 spid=$3 line bulk seq par2 par4 par rtt p99 mem
+	local name=$1 port=$2 spid=$3 cpid=${4:-} line bulk seq par2 par4 par rtt p99 mem
+	local tunnel_pids="" c0 c1 cpu=""
 	echo "  measuring $name ..." >&2
+	[ -n "$spid" ] && tunnel_pids="$(tree_pids "$spid") ${cpid:+$(tree_pids "$cpid")}"
+	# shellcheck disable=SC2086
+	[ -n "$tunnel_pids" ] && c0=$(cpu_s $tunnel_pids)
 	line=$("$B/lull-bench-tcp" bulk --port "$port" --bytes "$BULK_BYTES" --reps 3)
 	bulk=$(kv median_mbps "$line")
+	if [ -n "$tunnel_pids" ] && [ -n "$bulk" ]; then
+		# shellcheck disable=SC2086
+		c1=$(cpu_s $tunnel_pids)
+		# 4 transfers: the 1-byte warm-up is free, then 3 of BULK_BYTES
+		cpu=$(awk -v a="$c0" -v b="$c1" -v n="$BULK_BYTES" 'BEGIN {printf "%.2f", (b - a) / (3 * n / 1e9)}')
+	fi
 	line=$("$B/lull-bench-tcp" connrate --port "$port" --seconds "$CONN_SECONDS" --parallel 1)
 	seq=$(kv per_s "$line")
 	line=$("$B/lull-bench-tcp" connrate --port "$port" --seconds "$CONN_SECONDS" --parallel 2)
@@ -223,7 +235,7 @@ measure() {
 		fi
 		stop $hp
 	fi
-	ROWS="$ROWS$name,${bulk:-},${seq:-},${par:-},${rtt:-},${p99:-},${mem:-}
+	ROWS="$ROWS$name,${bulk:-},${seq:-},${par:-},${rtt:-},${p99:-},${mem:-},${cpu:-}
 "
 }
 
@@ -256,10 +268,10 @@ elif have spiped; then
 		-p "$T/spiped-e.pid" 2>"$T/spiped-e.log" &
 	SPE=$!
 	started $SPE
-	if wait_port "$SSP" && wait_port "$CSP"; then measure "spiped" "$CSP" $SPD; fi
+	if wait_port "$SSP" && wait_port "$CSP"; then measure "spiped" "$CSP" $SPD $SPE; fi
 	stop $SPE $SPD
 else
-	ROWS="${ROWS}spiped,,,,,,
+	ROWS="${ROWS}spiped,,,,,,,
 "
 fi
 
@@ -310,11 +322,11 @@ EOF
 		TLS_SUITE=$(openssl s_client -connect "127.0.0.1:$SSTP" -tls1_3 -CAfile "$T/tls.crt" \
 			</dev/null 2>/dev/null | sed -n 's/^New, \(TLSv1.3\), Cipher is \(.*\)/\1 \2/p' |
 			head -n 1)
-		measure "stunnel TLS1.3" "$CSTP" $STS
+		measure "stunnel TLS1.3" "$CSTP" $STS $STC
 	fi
 	stop $STC $STS
 else
-	ROWS="${ROWS}stunnel TLS1.3,,,,,,
+	ROWS="${ROWS}stunnel TLS1.3,,,,,,,
 "
 fi
 
@@ -359,7 +371,7 @@ EOF
 		started $SSH_PID
 		if wait_port "$CSSH"; then
 			SSH_CIPHER=aes256-gcm@openssh.com
-			measure "ssh -L aes256-gcm" "$CSSH" $SSHD_PID
+			measure "ssh -L aes256-gcm" "$CSSH" $SSHD_PID $SSH_PID
 		else
 			echo "bench: ssh -L did not come up: $(cat "$T/ssh.log")" >&2
 		fi
@@ -367,7 +379,7 @@ EOF
 	fi
 	stop $SSHD_PID
 else
-	ROWS="${ROWS}ssh -L aes256-gcm,,,,,,
+	ROWS="${ROWS}ssh -L aes256-gcm,,,,,,,
 "
 fi
 
@@ -384,7 +396,7 @@ started $LS_PID
 	--server-pub "$T/server.pub" 2>"$T/lull-client.log" &
 LC_PID=$!
 started $LC_PID
-if wait_port "$LSP" && wait_port "$LCP"; then measure "lull" "$LCP" $LS_PID; fi
+if wait_port "$LSP" && wait_port "$LCP"; then measure "lull" "$LCP" $LS_PID $LC_PID; fi
 stop $LC_PID $LS_PID
 LULL_WARN=$(grep -c "level=warn\|level=error" "$T/lull-server.log" "$T/lull-client.log" |
 	awk -F: '{s += $2} END {print s + 0}')
@@ -395,16 +407,16 @@ fi
 mkdir -p "$OUT"
 CSV=$OUT/results.csv
 JSON=$OUT/results.json
-echo "row,bulk_mbps,conn_per_s_seq,conn_per_s_par,rtt64_median_us,rtt64_p99_us,idle_kib_per_conn" >"$CSV"
+echo "row,bulk_mbps,conn_per_s_seq,conn_per_s_par,rtt64_median_us,rtt64_p99_us,idle_kib_per_conn,bulk_cpu_s_per_gb" >"$CSV"
 printf "%s" "$ROWS" >>"$CSV"
 
 # Ratio row: lull / best encrypted peer (higher is better for the first
-# three columns, lower for the last three).
+# three columns, lower for the others).
 RATIO=$(awk -F, '
 	NR == 1 { next }
-	$1 == "lull" { for (i = 2; i <= 7; i++) l[i] = $i; next }
+	$1 == "lull" { for (i = 2; i <= 8; i++) l[i] = $i; next }
 	$1 ~ /^(spiped|stunnel|ssh)/ {
-		for (i = 2; i <= 7; i++) {
+		for (i = 2; i <= 8; i++) {
 			if ($i == "") continue
 			if (i <= 4) { if (best[i] == "" || $i + 0 > best[i] + 0) best[i] = $i }
 			else { if (best[i] == "" || $i + 0 < best[i] + 0) best[i] = $i }
@@ -412,7 +424,7 @@ RATIO=$(awk -F, '
 	}
 	END {
 		printf "lull / best peer"
-		for (i = 2; i <= 7; i++)
+		for (i = 2; i <= 8; i++)
 			if (l[i] == "" || best[i] == "" || best[i] + 0 == 0) printf ","
 			else printf ",%.2f", l[i] / best[i]
 		printf "\n"
@@ -422,13 +434,14 @@ echo "$RATIO" >>"$CSV"
 echo
 echo "Peers on 127.0.0.1 (bulk: MB/s median of 3; conn/s: one 64 B request/response per new"
 echo "connection, sequential and best of 2/4 parallel; rtt: 64 B round trip, microseconds;"
-echo "idle mem: server-side RSS growth over $IDLE_CONNS idle connections / $IDLE_CONNS, KiB)"
+echo "idle mem: server-side RSS growth over $IDLE_CONNS idle connections / $IDLE_CONNS, KiB;"
+echo "CPU s/GB: CPU seconds of both tunnel processes per GB of bulk)"
 echo
 awk -F, 'BEGIN {
-	printf "%-20s %10s %10s %10s %10s %10s %10s\n", "", "bulk MB/s", "conn/s seq", "conn/s par", "rtt med", "rtt p99", "idle KiB"
+	printf "%-20s %10s %10s %10s %10s %10s %10s %10s\n", "", "bulk MB/s", "conn/s seq", "conn/s par", "rtt med", "rtt p99", "idle KiB", "CPU s/GB"
 }
 NR == 1 { next }
-{ printf "%-20s", $1; for (i = 2; i <= 7; i++) printf " %10s", ($i == "" ? "n/a" : $i); printf "\n" }' "$CSV"
+{ printf "%-20s", $1; for (i = 2; i <= 8; i++) printf " %10s", ($i == "" ? "n/a" : $i); printf "\n" }' "$CSV"
 echo
 echo "  plain relay: bench/lull-bench-relay (single-threaded epoll), not socat"
 echo "  stunnel negotiated: ${TLS_SUITE:-unknown} (ECDSA P-256 certificate, no resumption)"
@@ -641,7 +654,7 @@ check "idle: failed connections = 0" "${IDLE_FAILED:-}" "<=" 0
 		for (r = 1; r <= n; r++) {
 			split(rows[r], f, ",")
 			printf "    {\"%s\": \"%s\"", h[1], f[1]
-			for (i = 2; i <= 7; i++) printf ", \"%s\": %s", h[i], (f[i] == "" ? "null" : f[i])
+			for (i = 2; i <= 8; i++) printf ", \"%s\": %s", h[i], (f[i] == "" ? "null" : f[i])
 			printf "}%s\n", (r < n ? "," : "")
 		}
 	}' "$CSV"
