@@ -310,8 +310,20 @@ void lull_conn_output_consume(lull_conn *c, size_t n);
 /* Total bytes pending output (for backpressure). */
 size_t lull_conn_output_pending(const lull_conn *c);
 
-/* Close cleanly: queue a close frame with reason.  Idempotent. */
+/* Close now: queue a close frame with reason.  Messages still held for a
+ * key (lull_conn_send accepted them while a handshake was pending) are
+ * discarded.  Idempotent. */
 void lull_conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason);
+
+/* Close once everything sent so far is on its way: no more sends are
+ * accepted (LULL_ERR_STATE), messages held for a key are sealed when the
+ * key arrives, then a normal close frame follows them.  What the peer
+ * sends meanwhile is still delivered.  Use it at the end of a stream. */
+lull_err lull_conn_finish(lull_conn *c, uint64_t now_ms);
+
+/* The largest message lull_conn_send accepts now: the agreed max_message
+ * once a handshake has completed, this end's own before. */
+size_t lull_conn_max_message(const lull_conn *c);
 
 bool lull_conn_is_open(const lull_conn *c);          /* not closed (handshake may be pending) */
 bool lull_conn_is_ready(const lull_conn *c);         /* keys installed, data flows now */

@@ -215,6 +215,24 @@ void lull_conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason)
 		conn_close_internal(c, now_ms, reason, LULL_OK, false);
 }
 
+static lull_err flush_held(lull_conn *c, uint64_t now_ms);
+
+lull_err lull_conn_finish(lull_conn *c, uint64_t now_ms)
+{
+	if (!c)
+		return LULL_ERR_INVALID_ARG;
+	if (c->closed)
+		return LULL_ERR_CLOSED;
+	c->finishing = true;
+	/* Seals what may go now; closes at once when nothing is held. */
+	return flush_held(c, now_ms);
+}
+
+size_t lull_conn_max_message(const lull_conn *c)
+{
+	return c ? c->agreed.max_message_bytes : 0;
+}
+
 /* Authentication failures also get their own event, naming the cause. */
 static lull_err conn_auth_fail(lull_conn *c, uint64_t now_ms, lull_err err,
                                lull_close_reason reason)
@@ -540,8 +558,6 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	return LULL_OK;
 }
 
-static lull_err flush_held(lull_conn *c, uint64_t now_ms);
-
 static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body)
 {
 	uint8_t policy[WIRE_POLICY_BYTES];
@@ -692,6 +708,11 @@ static lull_err flush_held(lull_conn *c, uint64_t now_ms)
 {
 	while (c->held_head && !c->closed) {
 		conn_held_msg *m = c->held_head;
+		/* Held before the peer's limit was known, and over it: sealing
+		 * it would only make the peer close on us. */
+		if (m->len > c->agreed.max_message_bytes)
+			return conn_fail(c, now_ms, LULL_ERR_MESSAGE_TOO_LARGE,
+			                 LULL_CLOSE_MESSAGE_TOO_LARGE);
 		bool may_send = false;
 		lull_err err = conn_check_send(c, now_ms, m->len, &may_send);
 		if (err != LULL_OK || !may_send)
@@ -706,6 +727,8 @@ static lull_err flush_held(lull_conn *c, uint64_t now_ms)
 		if (err != LULL_OK)
 			return err;
 	}
+	if (c->finishing && !c->held_head && !c->closed)
+		conn_close_internal(c, now_ms, LULL_CLOSE_NORMAL, LULL_OK, false);
 	return LULL_OK;
 }
 
@@ -735,6 +758,8 @@ lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_
 		return LULL_ERR_INVALID_ARG;
 	if (c->closed)
 		return LULL_ERR_CLOSED;
+	if (c->finishing)
+		return LULL_ERR_STATE;
 	if (len > c->agreed.max_message_bytes)
 		return LULL_ERR_MESSAGE_TOO_LARGE;
 	if (lull_conn_output_pending(c) > LULL_SEND_BUFFER_BYTES)

@@ -34,6 +34,7 @@ struct lull_conn {
 	bool is_server;
 	bool started;
 	bool closed;
+	bool finishing;     /* lull_conn_finish: close once the held messages are sealed */
 	lull_config cfg;    /* this end's own configuration */
 	lull_config agreed; /* stricter of both ends', from the last handshake */
 	lull_server *srv;   /* server side */

@@ -824,6 +824,67 @@ static void application_rekey(void)
 	pair_free(&p);
 }
 
+/* lull_conn_finish at the end of a stream: data held for an idle rekey is
+ * delivered before the close, never dropped with it. */
+static void finish_flushes_held_data(void)
+{
+	pair p;
+	pair_init(&p);
+	pair_connect(&p);
+	pair_advance(&p, HI + 1000); /* idle: the next data waits for a rekey */
+	mark m = mark_now(&p);
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"last words", 10));
+	CHECK_OK(lull_conn_finish(p.client.conn, p.now));
+	CHECK(lull_conn_is_open(p.client.conn)); /* held: not closed yet */
+	CHECK_ERR(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"x", 1), LULL_ERR_STATE);
+	pair_pump(&p);
+	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_DATA, WIRE_CLOSE)));
+	CHECK(p.server.n_messages == 1 && p.server.last_message_len == 10);
+	CHECK(!lull_conn_is_open(p.client.conn) && !lull_conn_is_open(p.server.conn));
+	CHECK(side_last_event(&p.server)->close_reason == LULL_CLOSE_NORMAL);
+	pair_free(&p);
+
+	/* Nothing held: it closes at once; before the first handshake, the
+	 * held message goes first. */
+	pair_init(&p);
+	pair_connect(&p);
+	CHECK_OK(lull_conn_finish(p.client.conn, p.now));
+	CHECK(!lull_conn_is_open(p.client.conn));
+	CHECK_ERR(lull_conn_finish(p.client.conn, p.now), LULL_ERR_CLOSED);
+	pair_free(&p);
+	pair_init(&p);
+	CHECK_OK(lull_conn_start(p.server.conn, p.now));
+	CHECK_OK(lull_conn_start(p.client.conn, p.now));
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"early", 5));
+	CHECK_OK(lull_conn_finish(p.client.conn, p.now));
+	pair_pump(&p);
+	CHECK(p.server.n_messages == 1 && !lull_conn_is_open(p.server.conn));
+	pair_free(&p);
+}
+
+/* The sender learns the agreed max_message; a message held before it was
+ * known and over it is refused locally, not sent to be refused. */
+static void max_message_known_after_handshake(void)
+{
+	lull_config scfg;
+	lull_config_default(&scfg);
+	scfg.max_message_bytes = 1000;
+	lull_config ccfg;
+	lull_config_default(&ccfg);
+	pair p;
+	pair_init_cfg(&p, &ccfg, &scfg);
+	CHECK(lull_conn_max_message(p.client.conn) == LULL_DEFAULT_MAX_MESSAGE_BYTES);
+	CHECK_OK(lull_conn_start(p.server.conn, p.now));
+	CHECK_OK(lull_conn_start(p.client.conn, p.now));
+	uint8_t msg[2000] = {0};
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, msg, sizeof(msg)));
+	pair_pump(&p);
+	CHECK(lull_conn_max_message(p.client.conn) == 1000);
+	CHECK(!lull_conn_is_open(p.client.conn) && p.server.n_messages == 0);
+	CHECK(side_last_event(&p.client)->close_reason == LULL_CLOSE_MESSAGE_TOO_LARGE);
+	pair_free(&p);
+}
+
 /* ---- The state machine alone -------------------------------------------- */
 
 static void policy_unit(void)
@@ -889,6 +950,8 @@ int main(void)
 	one_way_busy_counts_at_both_ends();
 	server_backstop_request();
 	application_rekey();
+	finish_flushes_held_data();
+	max_message_known_after_handshake();
 	policy_unit();
 	return test_summary();
 }
