@@ -40,6 +40,9 @@
  * The probe start is the first 8 bytes of SHA256(seed || client_e) with a
  * random per-slot seed, so a client choosing its ephemerals cannot aim them
  * all at one probe chain.  At SRK_REPLAY_SET_MAX_ENTRIES the set refuses.
+ * A client ephemeral is refused while any live slot holds it, not only the
+ * current interval's: a replay stays refused for the whole life of the SRK
+ * that answered it (and costs no key generation).
  *
  * Not thread-safe; on_event must not call back into the pool.
  */
@@ -178,6 +181,27 @@ static lull_err replay_insert(srk_slot *s, const uint8_t key[SRK_KEY_BYTES])
 	return LULL_OK;
 }
 
+/* Has any live slot but except answered key?  A message 1 replayed into a
+ * later interval would otherwise be answered by that interval's SRK while
+ * the first SRK still lives: no (ephemeral, SRK) pair repeats, but the
+ * server would pay two DH and an HS2 for every replay. */
+static lull_err replay_seen_elsewhere(const srk_pool *p, const srk_slot *except,
+                                      const uint8_t key[SRK_KEY_BYTES], bool *seen)
+{
+	*seen = false;
+	for (uint32_t i = 0; i < p->n_slots; i++) {
+		const srk_slot *s = &p->slots[i];
+		if (s == except || !s->live || s->replay_count == 0)
+			continue;
+		uint32_t idx;
+		lull_err err = replay_probe(s, s->replay_keys, s->replay_used, s->replay_cap, key,
+		                            &idx, seen);
+		if (err != LULL_OK || *seen)
+			return err;
+	}
+	return LULL_OK;
+}
+
 /* ---- Slots ------------------------------------------------------------ */
 
 /* Wipe a slot back to all zeros: key pair, seed, replay set. */
@@ -309,15 +333,23 @@ lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[S
 	srk_slot *s = &p->slots[now_interval % p->n_slots];
 	if (s->live && s->interval != now_interval)
 		return LULL_ERR_STATE;
+	bool seen = false;
+	lull_err err = replay_seen_elsewhere(p, s, client_e, &seen);
+	if (err != LULL_OK)
+		return err;
+	if (seen) {
+		p->replays_refused_total++;
+		return LULL_ERR_REPLAY;
+	}
 	if (!s->live) {
-		lull_err err = slot_create(s, now_interval);
+		err = slot_create(s, now_interval);
 		if (err != LULL_OK)
 			return err;
 		p->created_total++;
 		emit(p, LULL_EV_SRK_CREATED, now_ms, now_interval);
 	}
 
-	lull_err err = replay_insert(s, client_e);
+	err = replay_insert(s, client_e);
 	if (err == LULL_ERR_REPLAY)
 		p->replays_refused_total++;
 	if (err != LULL_OK)

@@ -194,7 +194,7 @@ static void test_one_key_per_interval(void)
 	CHECK(log.created == 1 && log.n_all == 1);
 
 	/* The next interval has its own key. */
-	client_key(0, e);
+	client_key(1000000, e); /* each handshake has its own ephemeral */
 	CHECK_OK(srk_pool_acquire(&p, 1000, e, priv, pub, &interval));
 	CHECK(interval == 1);
 	CHECK(memcmp(priv, priv0, SRK_KEY_BYTES) != 0);
@@ -301,10 +301,12 @@ static void test_next_deadline_and_order(void)
 	client_key(1, e);
 	CHECK_OK(srk_pool_acquire(&p, 0, e, priv, pub, NULL));
 	CHECK(srk_pool_next_deadline(&p) == 70000);
+	client_key(2, e);
 	CHECK_OK(srk_pool_acquire(&p, 3 * I_DEF, e, priv, pub, NULL));
 	CHECK(srk_pool_next_deadline(&p) == 70000);
 	/* Interval 7 reuses interval 0's slot at the very millisecond interval
 	 * 0 is due: acquire erases first, then creates. */
+	client_key(3, e);
 	CHECK_OK(srk_pool_acquire(&p, 7 * I_DEF, e, priv, pub, NULL));
 	CHECK(srk_pool_next_deadline(&p) == 100000);
 	CHECK(p.slots[0].live && p.slots[0].interval == 7);
@@ -321,8 +323,10 @@ static void test_next_deadline_and_order(void)
 	/* Several due at once, across the ring's end (slots 5, 6, 0, 1):
 	 * erased in interval order, all at the one expire's now_ms. */
 	log = (event_log){0};
-	for (uint64_t i = 12; i <= 15; i++)
+	for (uint64_t i = 12; i <= 15; i++) {
+		client_key(100 + i, e);
 		CHECK_OK(srk_pool_acquire(&p, i * I_DEF, e, priv, pub, NULL));
+	}
 	CHECK(srk_pool_live_count(&p) == 4);
 	srk_pool_expire(&p, 5000000);
 	CHECK(log.n == 8);
@@ -510,18 +514,23 @@ static void test_replay(void)
 	CHECK(p.replays_refused_total == 2);
 	CHECK(p.slots[0].replay_count == 1);
 
-	/* A different ephemeral in the same interval is fine; so is the same
-	 * ephemeral under the next interval's (different) SRK. */
+	/* A different ephemeral in the same interval is fine. */
 	uint8_t e2[SRK_KEY_BYTES];
 	memcpy(e2, e, sizeof(e2));
 	e2[SRK_KEY_BYTES - 1] ^= 1;
 	CHECK_OK(srk_pool_acquire(&p, 9999, e2, priv, pub, NULL));
-	CHECK_OK(srk_pool_acquire(&p, I_DEF, e, priv, pub, NULL));
+	/* Replayed into later intervals while the SRK that answered it lives,
+	 * it is still refused, and costs no key generation. */
+	uint64_t created = p.created_total;
+	CHECK_ERR(srk_pool_acquire(&p, I_DEF, e, priv, pub, NULL), LULL_ERR_REPLAY);
+	uint64_t erase0 = srk_pool_erase_at(&p, 0);
+	CHECK_ERR(srk_pool_acquire(&p, erase0 - 1, e2, priv, pub, NULL), LULL_ERR_REPLAY);
+	CHECK(p.created_total == created && p.replays_refused_total == 4);
+	/* Once that SRK is erased, the ephemeral meets a new SRK: the old
+	 * transcript cannot repeat. */
+	CHECK_OK(srk_pool_acquire(&p, erase0, e, priv, pub, NULL));
 	CHECK(memcmp(priv, priv0, SRK_KEY_BYTES) != 0);
-	CHECK_ERR(srk_pool_acquire(&p, I_DEF + 1, e, priv, pub, NULL), LULL_ERR_REPLAY);
-	CHECK(p.replays_refused_total == 3);
-	/* The first interval still remembers, until it is erased. */
-	CHECK_ERR(srk_pool_acquire(&p, I_DEF + 2, e2, priv, pub, NULL), LULL_OK);
+	CHECK_ERR(srk_pool_acquire(&p, erase0 + 1, e, priv, pub, NULL), LULL_ERR_REPLAY);
 	srk_pool_destroy(&p);
 }
 
