@@ -92,6 +92,7 @@ static uv_timer_t phase_timer;
 static uv_signal_t sigterm;
 static char first_err[128];
 static uint8_t readbuf[64 << 10];
+static uint64_t last_phase_ns, max_gap_ns; /* longest the loop went without a turn */
 
 static void update(lconn *c);
 
@@ -306,9 +307,23 @@ static void open_one(lconn *c)
 		conn_abort(c, "engine_new");
 		return;
 	}
+	/* Bind the source address but leave the port to connect(), which picks
+	 * it per 4-tuple (IP_BIND_ADDRESS_NO_PORT): a bind to port 0 must find
+	 * a port free for every destination, a search that grows slow (and
+	 * stalls the loop) once tens of thousands of sockets share the range. */
 	struct sockaddr_in src = {.sin_family = AF_INET};
 	src.sin_addr.s_addr = htonl(0x7f000000u | (source_base + c->idx % n_sources));
-	int r = uv_tcp_bind(&c->tcp, (const struct sockaddr *)&src, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	int r = fd < 0 ? UV_EMFILE : 0;
+	if (r == 0) {
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&src, sizeof(src)) != 0)
+			r = -errno;
+		else
+			r = uv_tcp_open(&c->tcp, fd);
+		if (r != 0)
+			close(fd);
+	}
 	if (r == 0)
 		r = uv_tcp_connect(&c->creq, &c->tcp,
 		                   (const struct sockaddr *)&servers[c->idx % n_servers],
@@ -367,6 +382,9 @@ static void on_phase(uv_timer_t *t)
 {
 	(void)t;
 	uint64_t now = now_ns();
+	if (last_phase_ns && now - last_phase_ns > max_gap_ns)
+		max_gap_ns = now - last_phase_ns;
+	last_phase_ns = now;
 	open_more();
 	switch (phase) {
 	case PH_CONNECT:
@@ -542,6 +560,7 @@ int main(int argc, char **argv)
 	if (!storm_mode)
 		printf("idle conns=%u ok=%u failed=%u heartbeats_acked=%lu held_s=%.1f\n", n_conns,
 		       n_ready, n_failed, hb_acked_total, (double)(now_ns() - t_phase) / 1e9);
+	printf("loop max_gap_ms=%.0f\n", (double)max_gap_ns / 1e6);
 	if (first_err[0])
 		printf("first_failure %s\n", first_err);
 	fflush(stdout);

@@ -163,7 +163,8 @@ if [ -n "$missing" ]; then
 fi
 have() { command -v "$1" >/dev/null 2>&1; }
 # BENCH_ROWS="relay lull" runs only those peer rows (direct relay spiped
-# stunnel ssh lull); BENCH_SCALE=0 skips part 2.  For development.
+# stunnel ssh lull); BENCH_SCALE=0 skips part 2, =storm or =idle runs only
+# that half of it.  For development.
 want() { [ -z "${BENCH_ROWS:-}" ] || case " $BENCH_ROWS " in *" $1 "*) true ;; *) false ;; esac; }
 SSHD=/usr/sbin/sshd
 
@@ -515,7 +516,7 @@ storm() {
 }
 
 STORM_LINE="" STORM_RC=1
-if [ "${BENCH_SCALE:-1}" = 1 ]; then
+if [ "${BENCH_SCALE:-1}" = 1 ] || [ "${BENCH_SCALE:-1}" = storm ]; then
 	storm pool
 	STORM_POOL=$STORM_LINE
 	STORM_LINE="" STORM_RC=1
@@ -577,7 +578,8 @@ idle_scale() {
 		IDLE_OK=$((IDLE_OK + ${ok:-0}))
 		IDLE_FAILED=$((IDLE_FAILED + ${f:-0}))
 		IDLE_HB=$((IDLE_HB + ${hb:-0}))
-		grep -q '^first_failure' "$T/idle.$i.out" && echo "bench: idle: $(grep '^first_failure' "$T/idle.$i.out")" >&2
+		grep -q '^first_failure' "$T/idle.$i.out" && echo "bench: idle: load generator $i: $(grep '^first_failure' "$T/idle.$i.out")" >&2
+		echo "  idle: load generator $i: $(grep '^loop ' "$T/idle.$i.out")" >&2
 	done
 	IDLE_RSS0=$rss0 IDLE_RSS1=$rss1
 	IDLE_KIB=$(awk -v a="$rss0" -v b="$rss1" -v n="$n" 'BEGIN {printf "%.2f", (b - a) / n}')
@@ -587,7 +589,7 @@ idle_scale() {
 	stop $SCALE_PIDS
 }
 IDLE_RSS0="" IDLE_RSS1="" IDLE_FAILED="" IDLE_OK="" IDLE_HB=0 IDLE_KIB="" IDLE_CPU_PCT="" IDLE_SERVERS="" IDLE_ESTABLISH_S=""
-[ "${BENCH_SCALE:-1}" = 1 ] && idle_scale
+case ${BENCH_SCALE:-1} in 1 | idle) idle_scale ;; esac
 
 sp_secs=$(kv seconds "$STORM_POOL")
 sp_cpu=$(kv server_cpu_s "$STORM_POOL")
