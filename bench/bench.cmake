@@ -19,6 +19,12 @@ foreach(tool lull-bench-tcp lull-bench-target lull-bench-relay)
   target_link_libraries(${tool} PRIVATE Threads::Threads)
 endforeach()
 
+# What one X25519 operation costs through EVP (docs/performance.md).
+add_executable(lull-bench-dh ${CMAKE_SOURCE_DIR}/bench/lull-bench-dh.c)
+set_target_properties(lull-bench-dh PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+target_compile_options(lull-bench-dh PRIVATE ${LULL_WARNINGS})
+target_link_libraries(lull-bench-dh PRIVATE OpenSSL::Crypto)
+
 # The load generator: many lull client connections on the engine, libuv.
 if(EXISTS ${CMAKE_SOURCE_DIR}/bench/lull-bench-load.c)
   add_executable(lull-bench-load ${CMAKE_SOURCE_DIR}/bench/lull-bench-load.c)
