@@ -7,7 +7,9 @@
  * Life:
  *   client: accept plain -> connect net -> handshake -> read plain
  *   server: accept net -> handshake -> connect plain (the target) -> read
- *   both:   lull closes (either end, any reason) -> flush both sides ->
+ *   both:   plain EOF -> lull_conn_finish (held messages are sealed once
+ *           their key arrives, then a normal close frame follows them);
+ *           lull closes (either end, any reason) -> flush both sides ->
  *           FIN -> wait for the peer's FIN or CLOSE_LINGER_MS -> free
  *
  * Invariants:
@@ -67,6 +69,7 @@ typedef struct tunnel {
 	bool ready;   /* first handshake done */
 	bool closing; /* teardown has begun */
 	bool lull_closed;
+	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
 	bool target_unreachable; /* server: close with LULL_CLOSE_TARGET_UNREACHABLE */
 	const char *close_note;  /* extra field for the CLOSED log line */
 	uint64_t connect_deadline_ms;
@@ -437,8 +440,17 @@ static void close_if_ended(tunnel *t, uint64_t now)
 	} else if (t->n.dead) {
 		t->close_note = "transport_lost";
 		lull_conn_close(t->lc, now, LULL_CLOSE_NORMAL);
-	} else if (t->p.dead || (t->p.eof && !t->stash)) {
+	} else if (t->p.dead) {
 		lull_conn_close(t->lc, now, LULL_CLOSE_NORMAL);
+	} else if (t->p.eof && !t->stash && !t->finishing) {
+		/* Not lull_conn_close: that would discard the messages held for
+		 * a pending (e.g. idle) rekey, the last bytes of the stream.
+		 * The engine closes by itself once they are sealed; until then
+		 * the tunnel lives and the peer's data is still delivered. */
+		t->finishing = true;
+		lull_err err = lull_conn_finish(t->lc, now);
+		if (err != LULL_OK && err != LULL_ERR_CLOSED && !t->lull_closed)
+			lull_conn_close(t->lc, now, LULL_CLOSE_INTERNAL_ERROR);
 	}
 }
 

@@ -2,12 +2,15 @@
  * lull-echo - the target of the integration tests and the demo.
  *
  *   lull-echo [--mode echo|source|sink] [--bytes N] [--seed S] [--port-file F]
+ *             [--idle-after N --idle-ms MS]
  *
  * Listens on 127.0.0.1 on a free port, writes "PORT\n" to --port-file (or
  * stdout) once it accepts, and serves any number of connections at once:
  *   echo    writes back every byte; on EOF, flushes and closes
  *   source  writes --bytes N of the --seed stream, then closes, and prints
- *           "source conn=K bytes=N sha256=HEX"
+ *           "source conn=K bytes=N sha256=HEX"; with --idle-after N it
+ *           stays idle --idle-ms MS after the first N bytes (an idle spell
+ *           mid-stream, then the rest and EOF)
  *   sink    reads to EOF and prints "sink conn=K bytes=N sha256=HEX"
  *   stall   accepts and never reads (a target that does not keep up)
  * Runs until killed.  Memory per connection is bounded (one buffer).
@@ -26,8 +29,10 @@ typedef struct conn {
 	int fd;
 	unsigned id;
 	uint8_t *buf;
-	size_t len, off; /* echo: pending bytes; source: current chunk */
-	uint64_t done;   /* bytes sent (source) or received (sink) */
+	size_t len, off;     /* echo: pending bytes; source: current chunk */
+	uint64_t done;       /* bytes sent (source) or received (sink) */
+	uint64_t idle_until; /* source: monotonic ms the idle spell ends, 0 none */
+	int idled;
 	int eof;
 	prng rng;
 	hasher h;
@@ -54,7 +59,7 @@ static void conn_end(size_t i, enum mode mode)
 int main(int argc, char **argv)
 {
 	enum mode mode = MODE_ECHO;
-	uint64_t bytes = 0, seed = 1;
+	uint64_t bytes = 0, seed = 1, idle_after = 0, idle_ms = 0;
 	const char *port_file = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -68,6 +73,11 @@ int main(int argc, char **argv)
 		} else if (strcmp(a, "--bytes") == 0 && v && parse_bytes(v, &bytes) == 0) {
 			i++;
 		} else if (strcmp(a, "--seed") == 0 && v && parse_bytes(v, &seed) == 0) {
+			i++;
+		} else if (strcmp(a, "--idle-after") == 0 && v &&
+		           parse_bytes(v, &idle_after) == 0) {
+			i++;
+		} else if (strcmp(a, "--idle-ms") == 0 && v && parse_bytes(v, &idle_ms) == 0) {
 			i++;
 		} else if (strcmp(a, "--port-file") == 0 && v) {
 			port_file = v;
@@ -102,13 +112,25 @@ int main(int argc, char **argv)
 	static struct pollfd pfds[MAX_CONNS + 1];
 	unsigned next_id = 1;
 	for (;;) {
+		int wait_ms = -1;
+		uint64_t now = mono_ms();
 		pfds[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
 		for (size_t i = 0; i < n_conns; i++) {
 			conn *c = &conns[i];
 			short ev = 0;
+			if (mode == MODE_SOURCE && idle_ms && !c->idled && c->done >= idle_after &&
+			    c->off == c->len) {
+				if (c->idle_until == 0)
+					c->idle_until = now + idle_ms;
+				if (now >= c->idle_until)
+					c->idled = 1;
+			}
 			if (mode == MODE_STALL)
 				ev = 0;
-			else if (mode == MODE_SOURCE)
+			else if (mode == MODE_SOURCE && c->idle_until && !c->idled) {
+				int w = (int)(c->idle_until - now);
+				wait_ms = wait_ms < 0 || w < wait_ms ? w : wait_ms;
+			} else if (mode == MODE_SOURCE)
 				ev = POLLOUT;
 			else if (c->len > c->off)
 				ev = POLLOUT;
@@ -116,7 +138,7 @@ int main(int argc, char **argv)
 				ev = POLLIN;
 			pfds[i + 1] = (struct pollfd){.fd = c->fd, .events = ev};
 		}
-		if (poll(pfds, n_conns + 1, -1) < 0 && errno != EINTR)
+		if (poll(pfds, n_conns + 1, wait_ms) < 0 && errno != EINTR)
 			return 1;
 		/* Walk backwards: conn_end moves the last entry into the hole. */
 		for (size_t i = n_conns; i-- > 0;) {
@@ -125,8 +147,13 @@ int main(int argc, char **argv)
 			if (!re)
 				continue;
 			if (mode == MODE_SOURCE) {
+				if (c->idle_until && !c->idled)
+					continue; /* idle spell: nothing to write yet */
 				if (c->off == c->len) {
 					uint64_t left = bytes - c->done;
+					if (idle_ms && !c->idled && c->done < idle_after &&
+					    left > idle_after - c->done)
+						left = idle_after - c->done;
 					c->len = left < BUF_BYTES ? (size_t)left : BUF_BYTES;
 					c->off = 0;
 					prng_fill(&c->rng, c->buf, c->len);
