@@ -14,8 +14,13 @@
  *
  * Invariants:
  *  - The target is connected only after the first handshake has
- *    authenticated the client, and the plain side of a client is read only
- *    once keys are installed: no byte moves for an unauthenticated peer.
+ *    authenticated the client, and the plain side is read only once the
+ *    first handshake has completed (epoch >= 1): no byte moves for an
+ *    unauthenticated peer, and the agreed max message is known.
+ *  - No byte of the stream is ever dropped while the tunnel goes on: plain
+ *    reads are cut into messages of at most lull_conn_max_message(), and a
+ *    send error other than WOULD_BLOCK closes the lull connection
+ *    (internal_error) rather than leave a gap.
  *  - Every engine call is followed by update(), which writes the engine's
  *    output, re-arms the one timer at the earliest of the engine's deadline,
  *    a connect deadline and the linger deadline, and decides which side may
@@ -74,8 +79,9 @@ typedef struct tunnel {
 	const char *close_note;  /* extra field for the CLOSED log line */
 	uint64_t connect_deadline_ms;
 	uint64_t linger_deadline_ms;
-	uint8_t *stash; /* one plain read the engine could not take yet */
+	uint8_t *stash; /* what is left of one plain read the engine could not take yet */
 	size_t stash_len;
+	size_t stash_off; /* bytes of stash already sent */
 } tunnel;
 
 typedef struct wreq {
@@ -101,14 +107,21 @@ struct tunnel *tunnel_next(struct tunnel *t)
 
 /* ---- Handles ------------------------------------------------------------ */
 
+static void stash_free(tunnel *t)
+{
+	if (!t->stash)
+		return;
+	lull_wipe(t->stash, t->stash_len);
+	free(t->stash);
+	t->stash = NULL;
+	t->stash_len = t->stash_off = 0;
+}
+
 static void tunnel_free(tunnel *t)
 {
 	worker *w = t->w;
 	lull_conn_free(t->lc);
-	if (t->stash) {
-		lull_wipe(t->stash, t->stash_len);
-		free(t->stash);
-	}
+	stash_free(t);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -152,7 +165,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	tunnel *t = h->data;
 	(void)suggested;
-	/* A plain read is one message; a net read may hold many frames. */
+	/* A plain read is one or more messages; a net read may hold many frames. */
 	buf->base = (char *)t->w->readbuf;
 	buf->len = (uv_stream_t *)h == (uv_stream_t *)&t->plain ? PLAIN_READ_BYTES : NET_READ_BYTES;
 }
@@ -325,8 +338,8 @@ static void control_reading(tunnel *t)
 	} else {
 		bool target_pending = t->w->dp->role == ROLE_SERVER && t->ready && !t->p.up;
 		want_net = !t->n.paused && !target_pending;
-		want_plain =
-		        t->ready && !t->p.paused && !t->stash && t->lc && lull_conn_is_open(t->lc);
+		want_plain = t->ready && !t->p.paused && !t->stash && t->lc &&
+		             lull_conn_is_open(t->lc) && lull_conn_epoch(t->lc) >= 1;
 	}
 	set_reading(&t->n, &t->net, want_net, on_net_read);
 	set_reading(&t->p, &t->plain, want_plain, on_plain_read);
@@ -377,11 +390,7 @@ static void teardown(tunnel *t, uint64_t now)
 		t->closing = true;
 		t->linger_deadline_ms = now + CLOSE_LINGER_MS;
 		t->connect_deadline_ms = UINT64_MAX;
-		if (t->stash) {
-			lull_wipe(t->stash, t->stash_len);
-			free(t->stash);
-			t->stash = NULL;
-		}
+		stash_free(t);
 	}
 	side_finish(t, &t->n, &t->net, &t->net_shut_req, net_backlog(t));
 	side_finish(t, &t->p, &t->plain, &t->plain_shut_req, t->p.wq);
@@ -416,18 +425,52 @@ static void arm_timer(tunnel *t, uint64_t now)
 		uv_timer_start(&t->timer, on_timer, d > now ? d - now : 0, 0);
 }
 
+/* Hand data to the engine as messages of at most the agreed max message.
+ * Returns LULL_OK with *sent == len, or the first error with *sent the
+ * bytes taken before it (WOULD_BLOCK: retry the rest later). */
+static lull_err send_chunks(tunnel *t, uint64_t now, const uint8_t *data, size_t len, size_t *sent)
+{
+	size_t max = lull_conn_max_message(t->lc);
+	*sent = 0;
+	if (max == 0)
+		return LULL_ERR_STATE; /* cannot happen once epoch >= 1 */
+	while (*sent < len) {
+		size_t n = len - *sent < max ? len - *sent : max;
+		lull_err err = lull_conn_send(t->lc, now, data + *sent, n);
+		if (err != LULL_OK)
+			return err;
+		*sent += n;
+	}
+	return LULL_OK;
+}
+
+/* Bytes the engine refused for a reason other than WOULD_BLOCK: going on
+ * would leave a gap in the stream, so the tunnel ends instead. */
+static void send_failed(tunnel *t, uint64_t now, lull_err err)
+{
+	if (err == LULL_ERR_CLOSED || t->lull_closed)
+		return; /* already closing: the CLOSED event said why */
+	log_msg(LOG_LVL_WARN, "conn=%llu event=send_failed err=%s msg=\"%s\"",
+	        (unsigned long long)t->id, lull_err_name(err), lull_strerror(err));
+	t->close_note = "send_failed";
+	lull_conn_close(t->lc, now, LULL_CLOSE_INTERNAL_ERROR);
+}
+
 /* The stash goes first once the engine has room again. */
 static void retry_stash(tunnel *t, uint64_t now)
 {
 	if (!t->stash || t->closing || !t->lc || !lull_conn_is_open(t->lc) ||
 	    lull_conn_output_pending(t->lc) >= LULL_SEND_BUFFER_BYTES)
 		return;
-	lull_err err = lull_conn_send(t->lc, now, t->stash, t->stash_len);
+	size_t sent;
+	lull_err err =
+	        send_chunks(t, now, t->stash + t->stash_off, t->stash_len - t->stash_off, &sent);
+	t->stash_off += sent;
 	if (err == LULL_ERR_WOULD_BLOCK)
 		return;
-	lull_wipe(t->stash, t->stash_len);
-	free(t->stash);
-	t->stash = NULL;
+	stash_free(t);
+	if (err != LULL_OK)
+		send_failed(t, now, err);
 }
 
 /* Close the lull connection when a side has ended; log why. */
@@ -499,22 +542,25 @@ static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	update(t);
 }
 
-/* One plain read becomes one message; if the engine is full it is stashed
- * and plain reading stops until retry_stash() gets it in. */
+/* One plain read becomes messages of at most the agreed max message; what
+ * the engine cannot take yet is stashed and plain reading stops until
+ * retry_stash() gets it in. */
 static void send_plain(tunnel *t, const uint8_t *data, size_t len)
 {
-	lull_err err = lull_conn_send(t->lc, worker_now(t->w), data, len);
+	uint64_t now = worker_now(t->w);
+	size_t sent;
+	lull_err err = send_chunks(t, now, data, len, &sent);
 	if (err == LULL_ERR_WOULD_BLOCK) {
-		t->stash = malloc(len);
+		t->stash = malloc(len - sent);
 		if (!t->stash) {
-			t->p.dead = true;
+			send_failed(t, now, LULL_ERR_NOMEM);
 			return;
 		}
-		memcpy(t->stash, data, len);
-		t->stash_len = len;
-	} else if (err != LULL_OK && err != LULL_ERR_CLOSED) {
-		log_msg(LOG_LVL_WARN, "conn=%llu event=send_failed err=%s msg=\"%s\"",
-		        (unsigned long long)t->id, lull_err_name(err), lull_strerror(err));
+		memcpy(t->stash, data + sent, len - sent);
+		t->stash_len = len - sent;
+		t->stash_off = 0;
+	} else if (err != LULL_OK) {
+		send_failed(t, now, err);
 	}
 }
 
