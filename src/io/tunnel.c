@@ -10,7 +10,8 @@
  *   both:   plain EOF -> lull_conn_finish (held messages are sealed once
  *           their key arrives, then a normal close frame follows them);
  *           lull closes (either end, any reason) -> flush both sides ->
- *           FIN -> wait for the peer's FIN or CLOSE_LINGER_MS -> free
+ *           FIN -> wait for the peer's FIN -> free
+ *   abnormal: the plain side gets an RST, never a FIN (see below)
  *
  * Invariants:
  *  - The target is connected only after the first handshake has
@@ -31,9 +32,19 @@
  *    WOULD_BLOCK, in which case the one read in hand is stashed); the net
  *    side is not read while more than PLAIN_WRITE_QUEUE_BYTES wait for the
  *    plain side, or while the target is still being connected.
+ *  - A FIN on the plain side means "the whole stream arrived".  Whenever
+ *    that is not so - the lull close reason is not normal (either end), the
+ *    lull transport was lost, or plain-side data is being discarded (a
+ *    stash, bytes read after the close, writes cut off by the linger) -
+ *    the plain side is reset (uv_tcp_close_reset) instead.  An application
+ *    that resets, or a plain read or write that fails, closes the lull
+ *    connection with internal_error so that the far end resets too.
  *  - A tunnel is freed only from the close callback of its last handle, so
- *    no callback ever sees a freed tunnel.  Teardown is bounded by
- *    CLOSE_LINGER_MS whatever the peers do.
+ *    no callback ever sees a freed tunnel.  Teardown makes progress or
+ *    ends: the linger deadline is CLOSE_LINGER_MS after the close or after
+ *    the last write that completed, whichever is later, so a slow consumer
+ *    is not cut off while it reads; a peer that takes nothing for that long
+ *    (or never sends its FIN) is.
  */
 #include "tunnel.h"
 
@@ -75,6 +86,7 @@ typedef struct tunnel {
 	bool closing; /* teardown has begun */
 	bool lull_closed;
 	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
+	bool abort_plain;        /* the stream is incomplete: reset the plain side, no FIN */
 	bool target_unreachable; /* server: close with LULL_CLOSE_TARGET_UNREACHABLE */
 	const char *close_note;  /* extra field for the CLOSED log line */
 	uint64_t connect_deadline_ms;
@@ -145,6 +157,28 @@ static void side_close(side *s, uv_tcp_t *h)
 		return;
 	s->closing = true;
 	s->reading = false;
+	uv_close((uv_handle_t *)h, on_handle_closed);
+}
+
+/* Close with an RST: the peer must not take the end for a clean EOF. */
+static void side_reset(side *s, uv_tcp_t *h)
+{
+	if (!s->init || s->closing)
+		return;
+	if (!s->up || s->dead) {
+		side_close(s, h); /* never connected, or already broken */
+		return;
+	}
+	s->closing = true;
+	s->reading = false;
+	if (uv_tcp_close_reset(h, on_handle_closed) == 0)
+		return;
+	/* libuv refuses after a uv_shutdown; SO_LINGER 0 is what it would do. */
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)h, &fd) == 0) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
 	uv_close((uv_handle_t *)h, on_handle_closed);
 }
 
@@ -244,6 +278,8 @@ static void on_event(void *user, const lull_event *ev)
 {
 	tunnel *t = user;
 	worker_log_event(t->w, t->id, ev, ev->type == LULL_EV_CLOSED ? t->close_note : NULL);
+	if (ev->type == LULL_EV_CLOSED && ev->close_reason != LULL_CLOSE_NORMAL)
+		t->abort_plain = true; /* heartbeat_missed, decrypt_failed, shutdown, ... */
 	if (ev->type == LULL_EV_HANDSHAKE_DONE && !t->ready) {
 		t->ready = true;
 		if (t->w->dp->role == ROLE_SERVER)
@@ -266,6 +302,8 @@ static void on_write_done(uv_write_t *req, int status)
 	free(r);
 	if (status == UV_ECANCELED)
 		return; /* the handle is closing */
+	if (status >= 0 && t->closing)
+		t->linger_deadline_ms = worker_now(t->w) + CLOSE_LINGER_MS; /* progress */
 	if (status < 0 && !s->dead) {
 		log_msg(LOG_LVL_DEBUG, "conn=%llu event=write_failed side=%s err=%s",
 		        (unsigned long long)t->id, net ? "net" : "plain", uv_err_name(status));
@@ -390,18 +428,27 @@ static void teardown(tunnel *t, uint64_t now)
 		t->closing = true;
 		t->linger_deadline_ms = now + CLOSE_LINGER_MS;
 		t->connect_deadline_ms = UINT64_MAX;
+		if (t->stash)
+			t->abort_plain = true; /* read from the plain side, never sent */
 		stash_free(t);
 	}
 	side_finish(t, &t->n, &t->net, &t->net_shut_req, net_backlog(t));
-	side_finish(t, &t->p, &t->plain, &t->plain_shut_req, t->p.wq);
+	if (t->abort_plain)
+		side_reset(&t->p, &t->plain);
+	else
+		side_finish(t, &t->p, &t->plain, &t->plain_shut_req, t->p.wq);
 	if (side_gone(&t->n) && side_gone(&t->p))
 		timer_close(t);
 }
 
+/* The linger ran out: what is still queued for the plain side is lost. */
 static void force_close(tunnel *t)
 {
 	side_close(&t->n, &t->net);
-	side_close(&t->p, &t->plain);
+	if (t->abort_plain || t->p.wq > 0 || (!t->p.shut && !t->p.eof))
+		side_reset(&t->p, &t->plain);
+	else
+		side_close(&t->p, &t->plain);
 	timer_close(t);
 }
 
@@ -481,10 +528,15 @@ static void close_if_ended(tunnel *t, uint64_t now)
 	if (t->target_unreachable) {
 		lull_conn_close(t->lc, now, LULL_CLOSE_TARGET_UNREACHABLE);
 	} else if (t->n.dead) {
+		/* Whatever was in flight is lost: the plain side must know. */
 		t->close_note = "transport_lost";
+		t->abort_plain = true;
 		lull_conn_close(t->lc, now, LULL_CLOSE_NORMAL);
 	} else if (t->p.dead) {
-		lull_conn_close(t->lc, now, LULL_CLOSE_NORMAL);
+		/* The application reset, or a plain read or write failed: the
+		 * stream is broken, and the far end must reset its side too. */
+		t->close_note = "plain_failed";
+		lull_conn_close(t->lc, now, LULL_CLOSE_INTERNAL_ERROR);
 	} else if (t->p.eof && !t->stash && !t->finishing) {
 		/* Not lull_conn_close: that would discard the messages held for
 		 * a pending (e.g. idle) rekey, the last bytes of the stream.
@@ -564,6 +616,20 @@ static void send_plain(tunnel *t, const uint8_t *data, size_t len)
 	}
 }
 
+/* libuv reports an RST that arrives with data still queued as UV_EOF (a
+ * hang-up after a partial read); the socket's pending error tells them
+ * apart, so that an aborting application is not taken for a clean end. */
+static int pending_error(uv_tcp_t *h)
+{
+	uv_os_fd_t fd;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (uv_fileno((uv_handle_t *)h, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return 0;
+	return err ? uv_translate_sys_error(err) : 0;
+}
+
 static void on_plain_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	tunnel *t = s->data;
@@ -571,10 +637,16 @@ static void on_plain_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread < 0) {
 		t->p.eof = true;
-		if (nread != UV_EOF)
+		int err = nread == UV_EOF ? pending_error(&t->plain) : (int)nread;
+		if (err != 0) {
+			log_msg(LOG_LVL_DEBUG, "conn=%llu event=plain_read_failed err=%s",
+			        (unsigned long long)t->id, uv_err_name(err));
 			t->p.dead = true;
+		}
 	} else if (!t->closing && t->lc && lull_conn_is_open(t->lc)) {
 		send_plain(t, (const uint8_t *)buf->base, (size_t)nread);
+	} else {
+		t->abort_plain = true; /* bytes that will never be carried */
 	}
 	update(t);
 }

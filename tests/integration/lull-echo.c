@@ -11,7 +11,8 @@
  *           "source conn=K bytes=N sha256=HEX"; with --idle-after N it
  *           stays idle --idle-ms MS after the first N bytes (an idle spell
  *           mid-stream, then the rest and EOF)
- *   sink    reads to EOF and prints "sink conn=K bytes=N sha256=HEX"
+ *   sink    reads to EOF and prints "sink conn=K bytes=N sha256=HEX" (with
+ *           " err=reset" if the connection was reset instead)
  *   stall   accepts and never reads (a target that does not keep up)
  * Runs until killed.  Memory per connection is bounded (one buffer).
  */
@@ -41,14 +42,15 @@ typedef struct conn {
 static conn conns[MAX_CONNS];
 static size_t n_conns;
 
-static void conn_end(size_t i, enum mode mode)
+static void conn_end(size_t i, enum mode mode, const char *err)
 {
 	conn *c = &conns[i];
 	if (mode == MODE_SOURCE || mode == MODE_SINK) {
 		char hex[65];
 		hasher_hex(&c->h, hex);
-		printf("%s conn=%u bytes=%llu sha256=%s\n", mode == MODE_SOURCE ? "source" : "sink",
-		       c->id, (unsigned long long)c->done, hex);
+		printf("%s conn=%u bytes=%llu sha256=%s%s%s\n",
+		       mode == MODE_SOURCE ? "source" : "sink", c->id, (unsigned long long)c->done,
+		       hex, err ? " err=" : "", err ? err : "");
 		fflush(stdout);
 	}
 	close(c->fd);
@@ -162,7 +164,7 @@ int main(int argc, char **argv)
 				ssize_t w =
 				        c->len ? write(c->fd, c->buf + c->off, c->len - c->off) : 0;
 				if (w < 0 && errno != EAGAIN) {
-					conn_end(i, mode);
+					conn_end(i, mode, NULL);
 					continue;
 				}
 				if (w > 0) {
@@ -170,13 +172,13 @@ int main(int argc, char **argv)
 					c->done += (uint64_t)w;
 				}
 				if (c->done == bytes && c->off == c->len)
-					conn_end(i, mode);
+					conn_end(i, mode, NULL);
 				continue;
 			}
 			if (c->len > c->off) {
 				ssize_t w = write(c->fd, c->buf + c->off, c->len - c->off);
 				if (w < 0 && errno != EAGAIN) {
-					conn_end(i, mode);
+					conn_end(i, mode, NULL);
 					continue;
 				}
 				if (w > 0)
@@ -184,7 +186,7 @@ int main(int argc, char **argv)
 				if (c->off == c->len)
 					c->off = c->len = 0;
 				if (c->eof && c->len == 0)
-					conn_end(i, mode);
+					conn_end(i, mode, NULL);
 				continue;
 			}
 			ssize_t r = read(c->fd, c->buf, BUF_BYTES);
@@ -192,7 +194,10 @@ int main(int argc, char **argv)
 				continue;
 			if (r <= 0) {
 				c->eof = 1;
-				conn_end(i, mode);
+				conn_end(i, mode,
+				         r == 0                ? NULL
+				         : errno == ECONNRESET ? "reset"
+				                               : "error");
 				continue;
 			}
 			c->done += (uint64_t)r;

@@ -3,6 +3,8 @@
  *
  *   lull-load --port P [--conns C] [--mode echo|send|recv] [--steps LIST]
  *             [--seed S] [--timeout SECONDS] [--quiet]
+ *             [--rate BYTES_PER_S [--rate-after BYTES]] [--rcvbuf BYTES]
+ *             [--reset]
  *
  * Opens C connections to 127.0.0.1:P at once and runs them concurrently:
  *   echo  for each step of LIST (comma separated): "N" (64K, 8M, ...) sends
@@ -12,6 +14,11 @@
  *   recv  reads to EOF; prints byte count and sha256.
  *   hold  connects, never reads, and exits 0 after --timeout (an
  *         application that does not keep up).
+ * --rate (recv) reads at most that many bytes a second: a slow consumer
+ * (from the first byte, or once --rate-after bytes have been read);
+ * --rcvbuf sets SO_RCVBUF before connecting (small: the slowness shows at
+ * once); --reset (send, echo) ends each connection with an RST instead of
+ * a FIN: an application that aborts.
  * Prints one "load conn=K mode=M bytes=N sha256=HEX ms=T" line per
  * connection and exits 0 only if every connection did all it should.
  */
@@ -37,6 +44,7 @@ typedef struct conn {
 	uint64_t sent, recvd; /* within the current step */
 	uint64_t total_tx, total_rx;
 	uint64_t idle_until;
+	uint64_t rate_start_ms, rate_base; /* --rate: when and where it began */
 	uint64_t start_ms;
 	prng tx, rx;
 	hasher htx, hrx;
@@ -48,6 +56,7 @@ typedef struct conn {
 static step steps[MAX_STEPS];
 static unsigned n_steps;
 static conn *conns;
+static int end_with_reset;
 
 static int parse_steps(const char *s)
 {
@@ -86,6 +95,10 @@ static void finish(conn *c, unsigned id, enum mode mode, int quiet, int failed)
 		       (unsigned long long)(mode == MODE_RECV ? c->total_rx : c->total_tx), hex,
 		       (unsigned long long)(mono_ms() - c->start_ms), failed ? " FAILED" : "");
 	fflush(stdout);
+	if (end_with_reset) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
 	close(c->fd);
 	c->fd = -1;
 }
@@ -96,12 +109,17 @@ int main(int argc, char **argv)
 	enum mode mode = MODE_ECHO;
 	uint64_t seed = 0;
 	int quiet = 0;
+	uint64_t rate = 0, rate_after = 0, rcvbuf = 0;
 	const char *steps_arg = "1M";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--quiet") == 0) {
 			quiet = 1;
+			continue;
+		}
+		if (strcmp(a, "--reset") == 0) {
+			end_with_reset = 1;
 			continue;
 		}
 		if (!v) {
@@ -119,6 +137,12 @@ int main(int argc, char **argv)
 			seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--steps") == 0)
 			steps_arg = v;
+		else if (strcmp(a, "--rate") == 0 && parse_bytes(v, &rate) == 0)
+			;
+		else if (strcmp(a, "--rate-after") == 0 && parse_bytes(v, &rate_after) == 0)
+			;
+		else if (strcmp(a, "--rcvbuf") == 0 && parse_bytes(v, &rcvbuf) == 0)
+			;
 		else if (strcmp(a, "--mode") == 0)
 			mode = strcmp(v, "send") == 0   ? MODE_SEND
 			       : strcmp(v, "recv") == 0 ? MODE_RECV
@@ -144,6 +168,10 @@ int main(int argc, char **argv)
 		c->fd = socket(AF_INET, SOCK_STREAM, 0);
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (c->fd >= 0 && rcvbuf) {
+			int b = (int)rcvbuf;
+			setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof(b));
+		}
 		if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 			perror("lull-load: connect");
 			return 1;
@@ -200,6 +228,18 @@ int main(int argc, char **argv)
 			pfds[i].fd = c->fd;
 			const step *st = &steps[c->step];
 			if (mode == MODE_RECV) {
+				/* --rate: no read while ahead of rate x elapsed. */
+				if (rate && !c->rate_start_ms && c->total_rx >= rate_after) {
+					c->rate_start_ms = now;
+					c->rate_base = c->total_rx;
+				}
+				uint64_t ms = now - c->rate_start_ms;
+				if (c->rate_start_ms &&
+				    c->total_rx >= c->rate_base + rate * ms / 1000) {
+					wait_ms = wait_ms > 10 ? 10 : wait_ms;
+					pfds[i].fd = -1;
+					continue;
+				}
 				pfds[i].events = POLLIN;
 				continue;
 			}
@@ -234,7 +274,10 @@ int main(int argc, char **argv)
 				continue;
 			short re = pfds[i].revents;
 			if (re & (POLLIN | POLLHUP | POLLERR)) {
-				ssize_t r = read(c->fd, rbuf, sizeof(rbuf));
+				size_t want = sizeof(rbuf);
+				if (c->rate_start_ms && want > rate / 100 + 1)
+					want = (size_t)(rate / 100 + 1); /* about 10 ms worth */
+				ssize_t r = read(c->fd, rbuf, want);
 				if (r < 0 && errno == EAGAIN)
 					goto write_side;
 				if (r <= 0) {
