@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../cli/commands.h"
 #include "../cli/log.h"
 #include "limits.h"
 #include "worker.h"
@@ -103,20 +104,38 @@ static void log_totals(const daemon_state *d)
 	log_msg(LOG_LVL_INFO, "%s", line);
 }
 
-/* Bind every worker's socket; the first one fixes a port 0. */
+/* A listen failure: "lull: --listen ADDR: reason" on stderr (also with
+ * --syslog: whoever started lull must see why it did not start) and a
+ * listen_failed line in the log. */
+static void listen_failed(const net_addr *a, const char *why)
+{
+	char addr[ADDR_TEXT_MAX_BYTES], q[CLI_ERR_BYTES + 16];
+	net_addr_text(a, addr, sizeof(addr));
+	cli_error("--listen %s: %s", addr, why);
+	log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
+	        log_quote(q, sizeof(q), why));
+}
+
+/* Bind every worker's socket; the first one fixes a port 0.  A fixed port
+ * is probed first without SO_REUSEPORT, so that a second lull (or anything
+ * else) on it is an error rather than a silent split of the connections. */
 static bool open_listeners(daemon_params *dp, int *fds, unsigned n)
 {
 	char err[CLI_ERR_BYTES];
+	if (net_addr_port(&dp->listen) != 0 && !net_probe_free(&dp->listen, err, sizeof(err))) {
+		listen_failed(&dp->listen, err);
+		return false;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		fds[i] = net_listen(&dp->listen, err, sizeof(err));
 		if (fds[i] < 0) {
-			log_msg(LOG_LVL_ERROR, "event=listen_failed err=\"%s\"", err);
+			listen_failed(&dp->listen, err);
 			for (unsigned j = 0; j < i; j++)
 				close(fds[j]);
 			return false;
 		}
 		if (i == 0 && !net_local_addr(fds[0], &dp->listen)) {
-			log_msg(LOG_LVL_ERROR, "event=listen_failed err=getsockname");
+			listen_failed(&dp->listen, "getsockname failed");
 			close(fds[0]);
 			return false;
 		}

@@ -21,6 +21,13 @@ bool net_resolve(const char *host, uint16_t port, bool passive, net_addr *out, c
 /* "1.2.3.4:5" or "[::1]:5". */
 void net_addr_text(const net_addr *a, char *out, size_t cap);
 
+/* The port of a (0 for "pick one"). */
+uint16_t net_addr_port(const net_addr *a);
+
+/* Whether a can be bound without SO_REUSEPORT, i.e. no one listens there
+ * (err: the reason, e.g. "address already in use"). */
+bool net_probe_free(const net_addr *a, char *err, size_t cap);
+
 /* A non-blocking listening socket with SO_REUSEPORT (so every worker can
  * have its own on the same port); returns the fd or -1 with err. */
 int net_listen(const net_addr *a, char *err, size_t cap);
