@@ -6,13 +6,20 @@
  *    the "listening" line is logged, so whoever waits for that line can
  *    connect at once.  With port 0 the first socket picks the port and the
  *    others bind to that same port.
- *  - The main thread owns no tunnel: it handles SIGHUP (re-read the
- *    authorized file, hand each worker its own copy; a bad file changes
- *    nothing), SIGTERM/SIGINT (ask every worker to stop, join them) and
- *    logs the totals.
+ *  - The main thread owns no tunnel: it handles SIGHUP (server: re-read
+ *    the authorized file, hand each worker its own copy; a bad file changes
+ *    nothing; client: log and ignore), SIGTERM/SIGINT (ask every worker to
+ *    stop, join them) and logs the totals.
+ *  - Nothing the workers may touch goes away before they are joined: the
+ *    main loop only stops on SIGTERM/SIGINT, the workers are joined, and
+ *    only then are reload_done (which a worker may still uv_async_send)
+ *    and the signal handles closed.  SIGHUP stays handled, then ignored,
+ *    until exit: closing its handle alone would restore the default
+ *    action, and "kill -HUP; kill -TERM" could end the process with 129.
  */
 #include "daemon.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +39,8 @@ typedef struct daemon_state {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_async_t reload_done;
 	size_t reload_clients;
+	unsigned reload_gen; /* of the last list handed to the workers */
+	unsigned logged_gen; /* of the last reload_ok line */
 	bool stopping;
 } daemon_state;
 
@@ -43,11 +52,34 @@ static void stop_all(daemon_state *d, const char *why)
 	log_msg(LOG_LVL_INFO, "event=shutdown signal=%s", why);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_request_stop(&d->workers[i]);
-	uv_close((uv_handle_t *)&d->sig_term, NULL);
-	uv_close((uv_handle_t *)&d->sig_int, NULL);
-	if (d->dp->role == ROLE_SERVER)
-		uv_close((uv_handle_t *)&d->sig_hup, NULL);
-	uv_close((uv_handle_t *)&d->reload_done, NULL);
+	/* The handles stay open (and their signals handled) until the
+	 * workers are joined; see close_main_loop. */
+	uv_stop(&d->loop);
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* After join: no worker can signal reload_done any more. */
+static void close_main_loop(daemon_state *d)
+{
+	worker_reload_done = NULL;
+	/* Closing a signal handle restores the default action; with only
+	 * this thread left, block SIGHUP meanwhile and ignore it after. */
+	sigset_t hup, old;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, &old);
+	uv_walk(&d->loop, close_handle, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	signal(SIGHUP, SIG_IGN);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (uv_loop_close(&d->loop) != 0)
+		log_msg(LOG_LVL_WARN, "event=loop_close_failed err=UV_EBUSY");
 }
 
 static void reload(daemon_state *d)
@@ -61,27 +93,40 @@ static void reload(daemon_state *d)
 		return;
 	}
 	d->reload_clients = list.n;
-	atomic_store(&worker_reload_outstanding, d->n_workers);
+	d->reload_gen++;
 	for (unsigned i = 0; i < d->n_workers; i++)
-		worker_request_reload(&d->workers[i], &list);
+		worker_request_reload(&d->workers[i], &list, d->reload_gen);
 	auth_list_free(&list);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
 	daemon_state *d = h->data;
-	if (signum == SIGHUP)
-		reload(d);
-	else
+	if (signum == SIGHUP) {
+		if (d->stopping)
+			return; /* nothing to reload for */
+		if (d->dp->role == ROLE_SERVER)
+			reload(d);
+		else
+			log_msg(LOG_LVL_INFO, "event=sighup_ignored why=\"a client has nothing to "
+			                      "reload\"");
+	} else {
 		stop_all(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	}
 }
 
+/* reload_ok once every worker has applied the latest list. */
 static void on_reload_done(uv_async_t *h)
 {
 	daemon_state *d = h->data;
-	if (atomic_load(&worker_reload_outstanding) == 0)
-		log_msg(LOG_LVL_INFO, "event=reload_ok clients=%zu file=%s", d->reload_clients,
-		        d->dp->authorized_path);
+	if (d->logged_gen == d->reload_gen)
+		return;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (atomic_load(&d->workers[i].applied_gen) != d->reload_gen)
+			return;
+	d->logged_gen = d->reload_gen;
+	log_msg(LOG_LVL_INFO, "event=reload_ok clients=%zu file=%s", d->reload_clients,
+	        d->dp->authorized_path);
 }
 
 static void log_totals(const daemon_state *d)
@@ -143,6 +188,29 @@ static bool open_listeners(daemon_params *dp, int *fds, unsigned n)
 	return true;
 }
 
+/* The main loop and its handles.  Returns 0, or an error: negative once the
+ * loop itself is up (close_main_loop must run it down), positive if not. */
+static int main_loop_init(daemon_state *d)
+{
+	int r = uv_loop_init(&d->loop);
+	if (r != 0)
+		return -r;
+	uv_signal_t *sigs[] = {&d->sig_term, &d->sig_int, &d->sig_hup};
+	int nums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if ((r = uv_signal_init(&d->loop, sigs[i])) != 0)
+			return r;
+		sigs[i]->data = d;
+		if ((r = uv_signal_start(sigs[i], on_signal, nums[i])) != 0)
+			return r;
+	}
+	if ((r = uv_async_init(&d->loop, &d->reload_done, on_reload_done)) != 0)
+		return r;
+	d->reload_done.data = d;
+	worker_reload_done = &d->reload_done;
+	return 0;
+}
+
 int daemon_run(daemon_params *dp)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -182,22 +250,17 @@ int daemon_run(daemon_params *dp)
 	d.n_workers = inited;
 
 	unsigned started = 0;
+	bool loop_up = false;
 	if (rc == 0) {
-		uv_loop_init(&d.loop);
-		uv_signal_init(&d.loop, &d.sig_term);
-		uv_signal_init(&d.loop, &d.sig_int);
-		d.sig_term.data = d.sig_int.data = &d;
-		uv_signal_start(&d.sig_term, on_signal, SIGTERM);
-		uv_signal_start(&d.sig_int, on_signal, SIGINT);
-		if (dp->role == ROLE_SERVER) {
-			uv_signal_init(&d.loop, &d.sig_hup);
-			d.sig_hup.data = &d;
-			uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+		int r = main_loop_init(&d);
+		loop_up = r >= 0;
+		if (r != 0) {
+			log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
+			        uv_err_name(r < 0 ? r : -r));
+			rc = 1;
 		}
-		uv_async_init(&d.loop, &d.reload_done, on_reload_done);
-		d.reload_done.data = &d;
-		worker_reload_done = &d.reload_done;
-
+	}
+	if (rc == 0) {
 		for (; started < n; started++) {
 			if (worker_start(&d.workers[started]) != 0) {
 				log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=thread",
@@ -214,13 +277,14 @@ int daemon_run(daemon_params *dp)
 			        dp->role == ROLE_SERVER ? "target" : "server", dp->remote_text, n);
 		else
 			stop_all(&d, "start_failed");
+		/* Returns once stop_all has run (uv_stop). */
 		uv_run(&d.loop, UV_RUN_DEFAULT);
-		worker_reload_done = NULL;
-		uv_loop_close(&d.loop);
 	}
 	/* Workers that never started have their sockets closed by destroy. */
 	for (unsigned i = 0; i < started; i++)
 		uv_thread_join(&d.workers[i].thread);
+	if (loop_up)
+		close_main_loop(&d);
 	if (rc == 0)
 		log_totals(&d);
 	for (unsigned i = 0; i < d.n_workers; i++)

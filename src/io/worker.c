@@ -23,7 +23,6 @@
 #include "limits.h"
 #include "tunnel.h"
 
-atomic_uint worker_reload_outstanding;
 uv_async_t *worker_reload_done;
 
 uint64_t worker_now(worker *w)
@@ -203,6 +202,7 @@ static void on_wake(uv_async_t *h)
 	bool stop = w->stop_requested;
 	bool reload = w->has_pending_auth;
 	auth_list list = w->pending_auth;
+	unsigned gen = w->pending_gen;
 	w->has_pending_auth = false;
 	w->pending_auth.entries = NULL;
 	w->pending_auth.n = 0;
@@ -211,7 +211,10 @@ static void on_wake(uv_async_t *h)
 		if (w->srv)
 			apply_auth(w, &list);
 		auth_list_free(&list);
-		if (atomic_fetch_sub(&worker_reload_outstanding, 1) == 1 && worker_reload_done)
+		/* A generation, not a countdown: a second SIGHUP before every
+		 * worker acknowledged the first only supersedes it. */
+		atomic_store(&w->applied_gen, gen);
+		if (worker_reload_done)
 			uv_async_send(worker_reload_done);
 	}
 	if (stop) {
@@ -229,19 +232,19 @@ void worker_request_stop(worker *w)
 	uv_async_send(&w->wake);
 }
 
-void worker_request_reload(worker *w, const auth_list *list)
+void worker_request_reload(worker *w, const auth_list *list, unsigned gen)
 {
 	auth_list copy;
 	if (!auth_list_copy(&copy, list)) {
 		log_msg(LOG_LVL_ERROR, "event=reload_failed worker=%u err=LULL_ERR_NOMEM",
 		        w->index);
-		atomic_fetch_sub(&worker_reload_outstanding, 1);
 		return;
 	}
 	uv_mutex_lock(&w->mu);
 	if (w->has_pending_auth)
 		auth_list_free(&w->pending_auth);
 	w->pending_auth = copy;
+	w->pending_gen = gen;
 	w->has_pending_auth = true;
 	uv_mutex_unlock(&w->mu);
 	uv_async_send(&w->wake);

@@ -42,6 +42,11 @@ typedef struct worker {
 	bool stop_requested;
 	bool has_pending_auth;
 	auth_list pending_auth;
+	unsigned pending_gen; /* reload generation of pending_auth */
+
+	/* The last reload generation this worker applied (written by the
+	 * worker, read by the main thread in on_reload_done). */
+	atomic_uint applied_gen;
 
 	/* Read by the main thread only after the worker has been joined. */
 	uint64_t counts[EVENT_COUNT_SLOTS];
@@ -53,7 +58,7 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 int worker_start(worker *w);
 /* From the main thread: ask to stop / hand over a new authorized list. */
 void worker_request_stop(worker *w);
-void worker_request_reload(worker *w, const auth_list *list);
+void worker_request_reload(worker *w, const auth_list *list, unsigned gen);
 /* After join. */
 void worker_destroy(worker *w);
 
@@ -66,8 +71,8 @@ void worker_srk_update(worker *w);
 /* Log and count one engine event; conn 0 = the server context. */
 void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note);
 
-/* Set by the daemon: the reload acknowledgement the workers send. */
-extern atomic_uint worker_reload_outstanding;
+/* Set by the daemon before any worker starts, cleared only after every
+ * worker has been joined: the reload acknowledgement the workers send. */
 extern uv_async_t *worker_reload_done;
 
 #endif /* LULL_IO_WORKER_H */
