@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,6 +189,39 @@ static bool open_listeners(daemon_params *dp, int *fds, unsigned n)
 	return true;
 }
 
+/* Raise the RLIMIT_NOFILE soft limit to the hard one and size the
+ * per-worker caps from it, so that fds run out for no one: a refusal (or,
+ * past the pending cap, a slow handshake) costs a log line, not EMFILE in
+ * the middle of a tunnel. */
+static void size_fd_caps(daemon_params *dp, unsigned workers)
+{
+	struct rlimit rl;
+	rlim_t nofile = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		nofile = rl.rlim_cur;
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? FD_LIMIT_UNLIMITED_CAP : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			struct rlimit nrl = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+			if (setrlimit(RLIMIT_NOFILE, &nrl) == 0)
+				nofile = want;
+		}
+	}
+	uint64_t reserve = FD_RESERVE_BASE + (uint64_t)FD_RESERVE_PER_WORKER * workers;
+	uint64_t per = nofile > reserve ? (nofile - reserve) / FDS_PER_TUNNEL / workers : 0;
+	if (per < 1)
+		per = 1;
+	if (per > WORKER_MAX_TUNNELS)
+		per = WORKER_MAX_TUNNELS;
+	dp->max_tunnels = (unsigned)per;
+	dp->max_pending = dp->max_tunnels / PENDING_TUNNELS_DIVISOR;
+	if (dp->max_pending < 1)
+		dp->max_pending = 1;
+	log_msg(LOG_LVL_INFO,
+	        "event=fd_limit nofile=%llu tunnels_per_worker=%u handshakes_per_worker=%u "
+	        "workers=%u",
+	        (unsigned long long)nofile, dp->max_tunnels, dp->max_pending, workers);
+}
+
 /* The main loop and its handles.  Returns 0, or an error: negative once the
  * loop itself is up (close_main_loop must run it down), positive if not. */
 static int main_loop_init(daemon_state *d)
@@ -220,6 +254,7 @@ int daemon_run(daemon_params *dp)
 	if (n > WORKER_MAX_THREADS)
 		n = WORKER_MAX_THREADS;
 
+	size_fd_caps(dp, n);
 	int *fds = calloc(n, sizeof(*fds));
 	daemon_state d = {.dp = dp};
 	d.workers = calloc(n, sizeof(*d.workers));

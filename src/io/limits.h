@@ -32,8 +32,27 @@
  * peer's FIN before they are closed regardless. */
 #define CLOSE_LINGER_MS 3000u
 
-/* Tunnels one worker carries at once; further connections are refused. */
-#define WORKER_MAX_TUNNELS 16384u
+/* Tunnels one worker carries at once at most; further connections are
+ * refused.  The cap actually used is derived from RLIMIT_NOFILE (raised to
+ * its hard limit at start): every tunnel needs FDS_PER_TUNNEL descriptors,
+ * and FD_RESERVE_BASE + FD_RESERVE_PER_WORKER x workers stay free for the
+ * loops, listeners, logs and key files. */
+#define WORKER_MAX_TUNNELS    16384u
+#define FDS_PER_TUNNEL        2u
+#define FD_RESERVE_BASE       32u
+#define FD_RESERVE_PER_WORKER 8u
+/* RLIMIT_NOFILE soft limit asked for when the hard limit is unlimited. */
+#define FD_LIMIT_UNLIMITED_CAP (1u << 20)
+/* Of a worker's tunnels, at most 1/PENDING_TUNNELS_DIVISOR (at least one)
+ * may still be before their first handshake: peers that connect and never
+ * complete one cannot take every slot from working tunnels. */
+#define PENDING_TUNNELS_DIVISOR 4u
+/* refused / accept_failed WARN lines: at most one per this many ms per
+ * worker; the next one says how many were suppressed. */
+#define WARN_RATE_LIMIT_MS 1000u
+/* When even the memory to refuse a connection is missing, try again this
+ * much later (libuv stops watching the listener until then). */
+#define ACCEPT_RETRY_MS    100u
 #define WORKER_MAX_THREADS 256u
 #define LISTEN_BACKLOG     1024
 

@@ -83,6 +83,7 @@ typedef struct tunnel {
 	unsigned open_handles;
 	bool timer_closing;
 	bool ready;   /* first handshake done */
+	bool pending; /* counted in w->n_pending: before the first handshake */
 	bool closing; /* teardown has begun */
 	bool lull_closed;
 	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
@@ -129,9 +130,18 @@ static void stash_free(tunnel *t)
 	t->stash_len = t->stash_off = 0;
 }
 
+static void not_pending(tunnel *t)
+{
+	if (t->pending) {
+		t->pending = false;
+		t->w->n_pending--;
+	}
+}
+
 static void tunnel_free(tunnel *t)
 {
 	worker *w = t->w;
+	not_pending(t);
 	lull_conn_free(t->lc);
 	stash_free(t);
 	if (t->prev)
@@ -282,6 +292,7 @@ static void on_event(void *user, const lull_event *ev)
 		t->abort_plain = true; /* heartbeat_missed, decrypt_failed, shutdown, ... */
 	if (ev->type == LULL_EV_HANDSHAKE_DONE && !t->ready) {
 		t->ready = true;
+		not_pending(t);
 		if (t->w->dp->role == ROLE_SERVER)
 			start_target_connect(t);
 	} else if (ev->type == LULL_EV_CLOSED) {
@@ -757,6 +768,8 @@ static tunnel *tunnel_new(worker *w)
 		w->tunnels->prev = t;
 	w->tunnels = t;
 	w->n_tunnels++;
+	w->n_pending++;
+	t->pending = true;
 	return t;
 }
 
@@ -778,27 +791,47 @@ static void on_refused_closed(uv_handle_t *h)
 	free(h);
 }
 
-static void refuse(worker *w, uv_stream_t *listener)
+static void on_accept_retry(uv_timer_t *h)
 {
+	worker *w = h->data;
+	if (!w->stopping)
+		tunnel_accept(w, (uv_stream_t *)&w->listener);
+}
+
+/* Accept and close at once.  Until a connection is uv_accept()ed libuv
+ * stops watching the listener, so with no memory even for that, retry
+ * soon rather than stall the listener for good. */
+static void refuse(worker *w, uv_stream_t *listener, const char *why, size_t limit)
+{
+	uint64_t now = worker_now(w), dropped;
 	uv_tcp_t *h = malloc(sizeof(*h));
-	if (!h)
-		return;
-	uv_tcp_init(&w->loop, h);
-	(void)uv_accept(listener, (uv_stream_t *)h);
-	uv_close((uv_handle_t *)h, on_refused_closed);
-	log_msg(LOG_LVL_WARN, "event=refused why=too_many_connections limit=%u worker=%u",
-	        WORKER_MAX_TUNNELS, w->index);
+	if (!h) {
+		uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+		why = "out_of_memory";
+	} else {
+		uv_tcp_init(&w->loop, h);
+		(void)uv_accept(listener, (uv_stream_t *)h);
+		uv_close((uv_handle_t *)h, on_refused_closed);
+	}
+	if (ratelimit_allow(&w->refused_rl, now, &dropped))
+		log_msg(LOG_LVL_WARN, "event=refused why=%s limit=%zu worker=%u suppressed=%llu",
+		        why, limit, w->index, (unsigned long long)dropped);
 }
 
 void tunnel_accept(worker *w, uv_stream_t *listener)
 {
-	if (w->n_tunnels >= WORKER_MAX_TUNNELS) {
-		refuse(w, listener);
+	const daemon_params *dpl = w->dp;
+	if (w->n_tunnels >= dpl->max_tunnels) {
+		refuse(w, listener, "too_many_connections", dpl->max_tunnels);
+		return;
+	}
+	if (w->n_pending >= dpl->max_pending) {
+		refuse(w, listener, "too_many_handshakes", dpl->max_pending);
 		return;
 	}
 	tunnel *t = tunnel_new(w);
 	if (!t) {
-		refuse(w, listener);
+		refuse(w, listener, "out_of_memory", dpl->max_tunnels);
 		return;
 	}
 	const daemon_params *dp = w->dp;

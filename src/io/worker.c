@@ -25,6 +25,18 @@
 
 uv_async_t *worker_reload_done;
 
+bool ratelimit_allow(ratelimit *r, uint64_t now_ms, uint64_t *suppressed)
+{
+	if (now_ms < r->next_ms) {
+		r->suppressed++;
+		return false;
+	}
+	*suppressed = r->suppressed;
+	r->suppressed = 0;
+	r->next_ms = now_ms + WARN_RATE_LIMIT_MS;
+	return true;
+}
+
 uint64_t worker_now(worker *w)
 {
 	uv_update_time(&w->loop);
@@ -157,6 +169,7 @@ static void maybe_finish(worker *w)
 	w->finished = true;
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->srk_timer, NULL);
+	uv_close((uv_handle_t *)&w->accept_retry, NULL);
 }
 
 void worker_tunnel_gone(worker *w)
@@ -256,8 +269,18 @@ static void on_connection(uv_stream_t *listener, int status)
 {
 	worker *w = listener->data;
 	if (status < 0) {
-		log_msg(LOG_LVL_WARN, "event=accept_failed err=%s worker=%u", uv_err_name(status),
-		        w->index);
+		/* On EMFILE/ENFILE libuv has already accepted and closed the
+		 * pending connections to keep the listener alive: they are lost,
+		 * so say so, once a second at most. */
+		uint64_t dropped;
+		if (ratelimit_allow(&w->accept_rl, worker_now(w), &dropped))
+			log_msg(LOG_LVL_WARN,
+			        "event=accept_failed err=%s worker=%u%s suppressed=%llu",
+			        uv_err_name(status), w->index,
+			        status == UV_EMFILE || status == UV_ENFILE
+			                ? " why=\"out of file descriptors: connections dropped\""
+			                : "",
+			        (unsigned long long)dropped);
 		return;
 	}
 	if (!w->stopping)
@@ -283,6 +306,8 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	w->wake.data = w;
 	uv_timer_init(&w->loop, &w->srk_timer);
 	w->srk_timer.data = w;
+	uv_timer_init(&w->loop, &w->accept_retry);
+	w->accept_retry.data = w;
 	r = uv_tcp_open(&w->listener, listen_fd);
 	if (r != 0)
 		return r;

@@ -18,6 +18,15 @@
 
 struct tunnel;
 
+/* One kind of WARN line, at most once per WARN_RATE_LIMIT_MS. */
+typedef struct ratelimit {
+	uint64_t next_ms;    /* no line before this */
+	uint64_t suppressed; /* lines dropped since the last one */
+} ratelimit;
+
+/* True if a line may go out now; *suppressed: how many were dropped. */
+bool ratelimit_allow(ratelimit *r, uint64_t now_ms, uint64_t *suppressed);
+
 typedef struct worker {
 	unsigned index;
 	const daemon_params *dp;
@@ -32,6 +41,9 @@ typedef struct worker {
 
 	struct tunnel *tunnels;
 	size_t n_tunnels;
+	size_t n_pending; /* tunnels before their first handshake */
+	ratelimit refused_rl, accept_rl;
+	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
 	bool stopping;
 	bool stop_seen; /* the main thread asked: only then may wake be closed */
 	bool finished;
