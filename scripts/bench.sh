@@ -50,7 +50,7 @@ if [ "$QUICK" = 1 ]; then
 else
 	BULK_BYTES=$((1024 << 20)) CONN_SECONDS=4 RTT_COUNT=10000 IDLE_CONNS=1000
 	STORM_CONNS=10000 STORM_HB=10s STORM_HT=5s
-	SCALE_CONNS=50000 SCALE_HB=20s SCALE_HT=5s SCALE_WINDOW=20
+	SCALE_CONNS=50000 SCALE_HB=20s SCALE_HT=10s SCALE_WINDOW=20
 fi
 
 # ---- Processes ---------------------------------------------------------
@@ -164,7 +164,8 @@ fi
 have() { command -v "$1" >/dev/null 2>&1; }
 # BENCH_ROWS="relay lull" runs only those peer rows (direct relay spiped
 # stunnel ssh lull); BENCH_SCALE=0 skips part 2, =storm or =idle runs only
-# that half of it.  For development.
+# that half of it; SCALE_LOG= (empty) logs the scale servers at info level
+# (default -q).  For development.
 want() { [ -z "${BENCH_ROWS:-}" ] || case " $BENCH_ROWS " in *" $1 "*) true ;; *) false ;; esac; }
 SSHD=/usr/sbin/sshd
 
@@ -490,7 +491,7 @@ scale_servers() {
 		tp=$(echo $TPORTS | cut -d' ' -f$(((i - 1) % nt + 1)))
 		sp=$(free_port)
 		"$B/lull" server --listen "127.0.0.1:$sp" --target "127.0.0.1:$tp" \
-			--key "$T/server.key" --authorized "$T/authorized" --threads 1 -q "$@" \
+			--key "$T/server.key" --authorized "$T/authorized" --threads 1 ${SCALE_LOG--q} "$@" \
 			2>>"$T/scale-server.log" &
 		pid=$!
 		started $pid
@@ -534,7 +535,13 @@ else
 	STORM_POOL="" STORM_FRESH=""
 fi
 
-# Many idle connections: load generators of at most PER_PROC connections
+# Many idle connections: heartbeats 3x as often as the default (20 s, so a
+# 20 s window sees every connection's), with the default 10 s timeout.  With
+# a 5 s timeout, 2 of 4 runs of 50,000 on this saturated 2-core machine lost
+# ~3 % to heartbeat timeouts while the last handshakes were still being made
+# (see docs/performance.md).
+#
+# Load generators of at most PER_PROC connections
 # each, every one spread over all servers, each from its own 10 source
 # addresses (127.0.0.x: ~28,000 ephemeral ports per source address).
 idle_scale() {
