@@ -55,7 +55,7 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	if (r != OPTS_OK) {
 		opts_free(&o);
 		cli_error("%s", err);
-		return EXIT_USAGE;
+		return r == OPTS_RUNTIME ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 
 	daemon_params dp;

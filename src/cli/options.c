@@ -14,8 +14,11 @@
 #include "options.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../io/limits.h"
 #include "log.h"
@@ -261,13 +264,33 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Open a config file for reading: a regular file only, opened with
+ * O_NONBLOCK so that a FIFO cannot hang the start.  NULL with err. */
+static FILE *open_config(const char *path, char *err, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	const char *why = NULL;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		why = strerror(errno);
+	FILE *f = why ? NULL : fdopen(fd, "r");
+	if (!f) {
+		snprintf(err, cap, "--config %s: %s", path, why ? why : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return f;
+}
+
 enum opts_result opts_load_file(const char *path, tunnel_opts *o, char *err, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		return OPTS_USAGE;
-	}
+	FILE *f = open_config(path, err, cap);
+	if (!f)
+		return OPTS_RUNTIME; /* unreadable: a runtime failure, exit 1 */
 	char line[CLI_LINE_MAX_BYTES + 2];
 	unsigned lineno = 0;
 	enum opts_result r = OPTS_OK;
@@ -313,6 +336,10 @@ enum opts_result opts_load_file(const char *path, tunnel_opts *o, char *err, siz
 		} else {
 			r = opt_set(d, o, value, where, err, cap);
 		}
+	}
+	if (r == OPTS_OK && ferror(f)) {
+		snprintf(err, cap, "--config %s: read error: %s", path, strerror(errno));
+		r = OPTS_RUNTIME;
 	}
 	fclose(f);
 	return r;

@@ -36,8 +36,9 @@ typedef struct tunnel_opts {
 
 enum opts_result {
 	OPTS_OK = 0,
-	OPTS_HELP = 1,  /* --help seen: print help, exit 0 */
-	OPTS_USAGE = 2, /* err says what; exit 2 */
+	OPTS_HELP = 1,    /* --help seen: print help, exit 0 */
+	OPTS_USAGE = 2,   /* err says what; exit 2 */
+	OPTS_RUNTIME = 3, /* the --config file cannot be read; err says why; exit 1 */
 };
 
 /* Defaults, then --config FILE (if given), then the command line. */

@@ -277,6 +277,7 @@ int daemon_run(daemon_params *dp)
 		if (r != 0) {
 			log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s", inited,
 			        uv_err_name(r));
+			cli_error("cannot start worker %u: %s", inited, uv_strerror(r));
 			rc = 1;
 			inited++;
 			break;
@@ -292,6 +293,7 @@ int daemon_run(daemon_params *dp)
 		if (r != 0) {
 			log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
 			        uv_err_name(r < 0 ? r : -r));
+			cli_error("cannot start the main loop: %s", uv_strerror(r < 0 ? r : -r));
 			rc = 1;
 		}
 	}

@@ -299,17 +299,23 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	if (r != 0)
 		return r;
 	w->loop_ready = true;
-	uv_mutex_init(&w->mu);
-	uv_tcp_init(&w->loop, &w->listener);
+	if ((r = uv_mutex_init(&w->mu)) != 0)
+		return r;
+	w->mu_ready = true;
+	if ((r = uv_tcp_init(&w->loop, &w->listener)) != 0 ||
+	    (r = uv_async_init(&w->loop, &w->wake, on_wake)) != 0 ||
+	    (r = uv_timer_init(&w->loop, &w->srk_timer)) != 0 ||
+	    (r = uv_timer_init(&w->loop, &w->accept_retry)) != 0)
+		return r;
 	w->listener.data = w;
-	uv_async_init(&w->loop, &w->wake, on_wake);
 	w->wake.data = w;
-	uv_timer_init(&w->loop, &w->srk_timer);
 	w->srk_timer.data = w;
-	uv_timer_init(&w->loop, &w->accept_retry);
 	w->accept_retry.data = w;
-	r = uv_tcp_open(&w->listener, listen_fd);
-	if (r != 0)
+	if ((r = uv_tcp_open(&w->listener, listen_fd)) != 0)
+		return r;
+	/* Here, not in the worker thread (whose loop is not running yet), so
+	 * that a failure is a start failure: exit 1 before "listening". */
+	if ((r = uv_listen((uv_stream_t *)&w->listener, LISTEN_BACKLOG, on_connection)) != 0)
 		return r;
 	if (dp->role == ROLE_SERVER) {
 		lull_err err = lull_server_new(&w->srv, &dp->cfg, &dp->key, on_server_event, w);
@@ -327,12 +333,6 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 static void worker_main(void *arg)
 {
 	worker *w = arg;
-	int r = uv_listen((uv_stream_t *)&w->listener, LISTEN_BACKLOG, on_connection);
-	if (r != 0) {
-		log_msg(LOG_LVL_ERROR, "event=listen_failed err=%s worker=%u", uv_err_name(r),
-		        w->index);
-		begin_stop(w);
-	}
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -355,8 +355,9 @@ void worker_destroy(worker *w)
 		uv_walk(&w->loop, close_any, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);
-		uv_mutex_destroy(&w->mu);
 	}
+	if (w->mu_ready)
+		uv_mutex_destroy(&w->mu);
 	if (w->has_pending_auth)
 		auth_list_free(&w->pending_auth);
 	lull_server_free(w->srv);

@@ -36,6 +36,7 @@ typedef struct worker {
 	uv_timer_t srk_timer;
 	uv_thread_t thread;
 	bool loop_ready;  /* uv_loop_init succeeded: worker_destroy must run it down */
+	bool mu_ready;    /* uv_mutex_init succeeded */
 	lull_server *srv; /* server role only */
 	uint8_t *readbuf; /* NET_READ_BYTES, shared by every read of this loop */
 

@@ -54,6 +54,9 @@ printf '%s alice\nbroken\n' "$(cat "$T/a.pub")" >"$T/bad-authorized"
 expect 1 "lull: --authorized: $T/bad-authorized:2: expected PUBKEY NAME" "$LULL" server --listen 127.0.0.1:0 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/bad-authorized"
 printf 'rekey-bytes = 8M\nheartbeat-interval = soon\n' >"$T/lull.conf"
 expect 2 "lull: $T/lull.conf:2: heartbeat-interval: soon: not a number" "$LULL" $S --key "$T/a.key" --config "$T/lull.conf"
+# An unreadable --config file is a runtime failure (exit 1, as lull(1) says).
+expect 1 "lull: --config $T/missing.conf: No such file or directory" "$LULL" $S --key "$T/a.key" --config "$T/missing.conf"
+expect 1 "lull: --config $T: not a regular file" "$LULL" $S --key "$T/a.key" --config "$T"
 C="client --listen 127.0.0.1:0 --server 127.0.0.1:9 --key $T/a.key"
 expect 1 "lull: --server-pub: nope: neither a base64 public key nor a readable file" "$LULL" $C --server-pub nope
 expect 1 "chmod 600" "$LULL" $C --server-pub "$T/a.pub" --psk "$T/open.key"
