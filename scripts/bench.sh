@@ -615,7 +615,7 @@ STORM_RATIO=$(awk -v a="${sp_cpu:-0}" -v b="${sf_cpu:-0}" 'BEGIN {if (b > 0) pri
 echo
 echo "lull at scale (engine load generator, bench/lull-bench-load; lull servers --threads 1 -q)"
 echo
-printf "  storm, %d connections, heartbeat %s: every one rekeys (idle) and delivers\n" "$STORM_CONNS" "$STORM_HB"
+printf "  storm, %d connections, heartbeat %s timeout %s: every one rekeys (idle) and delivers\n" "$STORM_CONNS" "$STORM_HB" "$STORM_HT"
 printf "    %-22s %8s s  server CPU %7s s  delivered %s  rekeyed(idle) %s  failed %s\n" \
 	"SRK pool (default)" "${sp_secs:-n/a}" "${sp_cpu:-n/a}" "$(kv delivered "$STORM_POOL")" \
 	"$(kv rekeyed_idle "$STORM_POOL")" "$(kv failed "$STORM_POOL")"
@@ -623,8 +623,8 @@ printf "    %-22s %8s s  server CPU %7s s  delivered %s  rekeyed(idle) %s  faile
 	"--no-srk-pool" "${sf_secs:-n/a}" "${sf_cpu:-n/a}" "$(kv delivered "$STORM_FRESH")" \
 	"$(kv rekeyed_idle "$STORM_FRESH")" "$(kv failed "$STORM_FRESH")"
 echo "    server CPU, pool / fresh: ${STORM_RATIO:-n/a}"
-printf "  idle, %d connections (%s ok, %s failed), heartbeat %s, %s server process(es):\n" \
-	"$SCALE_CONNS" "${IDLE_OK:-0}" "${IDLE_FAILED:-n/a}" "$SCALE_HB" "${IDLE_SERVERS:-0}"
+printf "  idle, %d connections (%s established, %s lost), heartbeat %s timeout %s, %s server process(es):\n" \
+	"$SCALE_CONNS" "${IDLE_OK:-0}" "${IDLE_FAILED:-n/a}" "$SCALE_HB" "$SCALE_HT" "${IDLE_SERVERS:-0}"
 echo "    established in ${IDLE_ESTABLISH_S:-n/a} s; server RSS ${IDLE_RSS0:-?} -> ${IDLE_RSS1:-?} KiB, ${IDLE_KIB:-n/a} KiB per connection;"
 echo "    server CPU ${IDLE_CPU_PCT:-n/a} % of one core over ${SCALE_WINDOW} s idle ($IDLE_HB heartbeats acknowledged in all)"
 
