@@ -15,7 +15,10 @@
 #include "authfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,9 +164,22 @@ bool auth_list_load(const char *path, auth_list *out, char *err, size_t cap)
 {
 	out->entries = NULL;
 	out->n = 0;
-	FILE *f = fopen(path, "r");
+	/* A regular file only, opened with O_NONBLOCK so that a FIFO cannot
+	 * hang the start or, on SIGHUP, the main thread. */
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	const char *why = NULL;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		why = strerror(errno);
+	FILE *f = why ? NULL : fdopen(fd, "r");
 	if (!f) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		snprintf(err, cap, "%s: %s", path, why ? why : strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
 	size_t list_cap = 0;

@@ -146,7 +146,10 @@ bool key_stream_read(int fd, const char *name, uint8_t key[LULL_KEY_BYTES], char
 bool key_file_read(const char *path, bool secret, uint8_t key[LULL_KEY_BYTES], char *err,
                    size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer and
+	 * hang the start (or a reload); it is refused below, and cleared for
+	 * the read of a regular file. */
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, cap, "%s: %s", path, strerror(errno));
 		return false;
@@ -159,6 +162,12 @@ bool key_file_read(const char *path, bool secret, uint8_t key[LULL_KEY_BYTES], c
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, cap, "%s: not a regular file", path);
+		close(fd);
+		return false;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
 		close(fd);
 		return false;
 	}

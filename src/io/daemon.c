@@ -10,6 +10,9 @@
  *    the authorized file, hand each worker its own copy; a bad file changes
  *    nothing; client: log and ignore), SIGTERM/SIGINT (ask every worker to
  *    stop, join them) and logs the totals.
+ *  - Secrets live in as few places as possible: once every worker's
+ *    lull_server holds its copy, the server's private key and the parsed
+ *    authorized list (PSKs) are wiped from daemon_params.
  *  - Nothing the workers may touch goes away before they are joined: the
  *    main loop only stops on SIGTERM/SIGINT, the workers are joined, and
  *    only then are reload_done (which a worker may still uv_async_send)
@@ -284,6 +287,13 @@ int daemon_run(daemon_params *dp)
 		}
 	}
 	d.n_workers = inited;
+	if (rc == 0 && dp->role == ROLE_SERVER) {
+		/* Every worker's lull_server has its own copy of the key and of
+		 * the authorized list (PSKs included): the daemon's go now.  The
+		 * client keeps its key, which every new tunnel needs. */
+		auth_list_free(&dp->auth);
+		lull_wipe(&dp->key, sizeof(dp->key));
+	}
 
 	unsigned started = 0;
 	bool loop_up = false;

@@ -54,6 +54,12 @@ printf '%s alice\nbroken\n' "$(cat "$T/a.pub")" >"$T/bad-authorized"
 expect 1 "lull: --authorized: $T/bad-authorized:2: expected PUBKEY NAME" "$LULL" server --listen 127.0.0.1:0 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/bad-authorized"
 printf 'rekey-bytes = 8M\nheartbeat-interval = soon\n' >"$T/lull.conf"
 expect 2 "lull: $T/lull.conf:2: heartbeat-interval: soon: not a number" "$LULL" $S --key "$T/a.key" --config "$T/lull.conf"
+# A FIFO where a key, authorized or config file should be is refused at
+# once (opened with O_NONBLOCK) rather than hanging the start.
+mkfifo "$T/fifo"
+expect 1 "lull: --key: $T/fifo: not a regular file" timeout 10 "$LULL" $S --key "$T/fifo"
+expect 1 "lull: --authorized: $T/fifo: not a regular file" timeout 10 "$LULL" server --listen 127.0.0.1:0 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/fifo"
+expect 1 "lull: --psk: $T/fifo: not a regular file" timeout 10 "$LULL" client --listen 127.0.0.1:0 --server 127.0.0.1:9 --key "$T/a.key" --server-pub "$T/a.pub" --psk "$T/fifo"
 # An unreadable --config file is a runtime failure (exit 1, as lull(1) says).
 expect 1 "lull: --config $T/missing.conf: No such file or directory" "$LULL" $S --key "$T/a.key" --config "$T/missing.conf"
 expect 1 "lull: --config $T: not a regular file" "$LULL" $S --key "$T/a.key" --config "$T"
