@@ -16,6 +16,7 @@
 #              and p99, microseconds (of three runs, the lowest median)
 #   idle mem   RSS growth of the server-side process (tree) over 1000 idle
 #              connections, each used once, / 1000, KiB
+#   CPU s/GB   CPU seconds of both tunnel processes per GB of bulk
 # and a ratio row: lull / the best encrypted peer (spiped, stunnel, ssh).
 #
 # Part 2, lull alone, on the engine's own load generator
@@ -27,7 +28,8 @@
 #   idle   M idle connections with heartbeats: server RSS per connection and
 #          server CPU per second of idle.
 #
-# Results: a table on stdout, BUILD_DIR/bench/results.csv and .json.
+# Results: a table and the targets on stdout; BUILD_DIR/bench/
+# results.csv (peer table), scale.csv (part 2) and results.json (both).
 #
 # Invariants: only 127.0.0.x; throwaway keys, certificates and configs in
 # one mktemp -d directory, removed on exit; every process we start is
