@@ -12,7 +12,7 @@ static const char exit_status[] = "EXIT STATUS\n"
                                   "  0  success (for server/client: clean shutdown on SIGTERM "
                                   "or SIGINT)\n"
                                   "  1  runtime failure (unreadable or unsafe key file, bad "
-                                  "authorized file, cannot listen)\n"
+                                  "authorized file, unreadable config file, cannot listen)\n"
                                   "  2  usage error (unknown option, bad value, missing "
                                   "argument)\n";
 

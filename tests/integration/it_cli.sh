@@ -66,5 +66,10 @@ expect 1 "lull: --config $T: not a regular file" "$LULL" $S --key "$T/a.key" --c
 C="client --listen 127.0.0.1:0 --server 127.0.0.1:9 --key $T/a.key"
 expect 1 "lull: --server-pub: nope: neither a base64 public key nor a readable file" "$LULL" $C --server-pub nope
 expect 1 "chmod 600" "$LULL" $C --server-pub "$T/a.pub" --psk "$T/open.key"
+# lull(1) LOGGING names every event the daemon logs.
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+for ev in $(cat "$SRC"/src/io/*.c "$SRC"/src/cli/*.c | grep -o 'event=[a-z_]*' | sort -u | cut -d= -f2); do
+	grep -q "$ev" "$SRC/docs/lull.1" || fail "docs/lull.1 does not document event=$ev"
+done
 pass "command line"
 it_pass
