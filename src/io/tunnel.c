@@ -87,6 +87,7 @@ typedef struct tunnel {
 	bool closing; /* teardown has begun */
 	bool lull_closed;
 	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
+	bool closed_by_peer;     /* the CLOSED event came from the peer's close frame */
 	bool abort_plain;        /* the stream is incomplete: reset the plain side, no FIN */
 	bool target_unreachable; /* server: close with LULL_CLOSE_TARGET_UNREACHABLE */
 	const char *close_note;  /* extra field for the CLOSED log line */
@@ -288,6 +289,8 @@ static void on_event(void *user, const lull_event *ev)
 {
 	tunnel *t = user;
 	worker_log_event(t->w, t->id, ev, ev->type == LULL_EV_CLOSED ? t->close_note : NULL);
+	if (ev->type == LULL_EV_CLOSED)
+		t->closed_by_peer = ev->by_peer;
 	if (ev->type == LULL_EV_CLOSED && ev->close_reason != LULL_CLOSE_NORMAL)
 		t->abort_plain = true; /* heartbeat_missed, decrypt_failed, shutdown, ... */
 	if (ev->type == LULL_EV_HANDSHAKE_DONE && !t->ready) {
@@ -336,6 +339,10 @@ static bool flush_net(tunnel *t)
 			return false;
 		if (t->n.dead || side_gone(&t->n)) {
 			lull_conn_output_consume(t->lc, n); /* no one to send it to */
+			/* Our data (or our close frame) is lost; after the peer's
+			 * close frame it can only be the engine's reply. */
+			if (!t->closed_by_peer)
+				t->abort_plain = true;
 			continue;
 		}
 		if (!t->n.up || t->n.wq >= NET_WRITE_QUEUE_BYTES)
@@ -444,9 +451,11 @@ static void teardown(tunnel *t, uint64_t now)
 		stash_free(t);
 	}
 	side_finish(t, &t->n, &t->net, &t->net_shut_req, net_backlog(t));
+	/* The plain side's FIN waits until what it sent has left: if that
+	 * is lost instead, the plain side gets a reset. */
 	if (t->abort_plain)
 		side_reset(&t->p, &t->plain);
-	else
+	else if (net_backlog(t) == 0 || side_gone(&t->n) || t->n.dead)
 		side_finish(t, &t->p, &t->plain, &t->plain_shut_req, t->p.wq);
 	if (side_gone(&t->n) && side_gone(&t->p))
 		timer_close(t);
