@@ -57,8 +57,9 @@ typedef struct lconn {
 	bool echo_sent; /* 'E' already sent: later messages are echoed whole */
 	bool rekeyed;   /* storm: an idle-triggered handshake completed */
 	bool delivered; /* storm: the echo of the storm message is back */
-	unsigned hb_acked;
-	size_t want_back; /* echo bytes still to come */
+	unsigned hb_acked, hb_sent;
+	uint64_t bytes_out; /* handed to the socket, for failure reports */
+	size_t want_back;   /* echo bytes still to come */
 } lconn;
 
 typedef struct wreq {
@@ -90,7 +91,7 @@ static uint64_t t_start, t_phase, t_storm_ns;
 static double cpu_before;
 static uv_timer_t phase_timer;
 static uv_signal_t sigterm;
-static char first_err[128];
+static char first_err[256];
 static uint8_t readbuf[64 << 10];
 static uint64_t last_phase_ns, max_gap_ns; /* longest the loop went without a turn */
 
@@ -160,15 +161,22 @@ static void on_event(void *user, const lull_event *ev)
 			n_rekeyed_other++;
 		}
 		break;
+	case LULL_EV_HEARTBEAT_SENT:
+		c->hb_sent++;
+		break;
 	case LULL_EV_HEARTBEAT_ACKED:
 		c->hb_acked++;
 		hb_acked_total++;
 		break;
 	case LULL_EV_CLOSED: {
-		char why[96];
-		snprintf(why, sizeof(why), "closed reason=%s err=%s by_peer=%d",
+		char why[200];
+		snprintf(why, sizeof(why),
+		         "closed reason=%s err=%s by_peer=%d hb_sent=%u hb_acked=%u bytes_out=%llu "
+		         "queued=%zu",
 		         lull_close_reason_name(ev->close_reason), lull_err_name(ev->err),
-		         (int)ev->by_peer);
+		         (int)ev->by_peer, c->hb_sent, c->hb_acked,
+		         (unsigned long long)c->bytes_out,
+		         c->up ? uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) : 0);
 		mark_failed(c, why);
 		break;
 	}
@@ -217,6 +225,7 @@ static void flush_out(lconn *c)
 			return;
 		}
 		size_t done = w > 0 ? (size_t)w : 0;
+		c->bytes_out += n;
 		if (done < n) {
 			wreq *r = malloc(sizeof(*r) + n - done);
 			if (!r) {
