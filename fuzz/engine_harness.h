@@ -564,13 +564,6 @@ static void eh_command(eh *h, fuzz_in *in)
 		flags = (flags & 0xf0) ? flags : (flags & WIRE_FLAG_MORE);
 		size_t got;
 		const uint8_t *pt = fuzz_bytes(in, fuzz_u8(in), &got);
-		/* Known finding, reported to the lead: an empty DATA fragment
-		 * with MORE makes on_data compute NULL + 0 (UBSan).  Skipped
-		 * until src/conn.c is fixed, so the fuzzer looks elsewhere;
-		 * fuzz/findings/ has the reproducer. */
-		if (type == WIRE_DATA && got == 0 && (flags & WIRE_FLAG_MORE) &&
-		    getenv("LULL_FUZZ_KNOWN") == NULL)
-			break;
 		lull_conn *p = h->peer.conn;
 		if (!lull_conn_is_open(p) || !p->tx.live)
 			break;

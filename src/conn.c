@@ -775,25 +775,44 @@ lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_
 	return hold_message(c, msg, len);
 }
 
+static void reassembly_discard(lull_conn *c)
+{
+	if (c->msg_buf) {
+		crypto_wipe(c->msg_buf, c->msg_len);
+		free(c->msg_buf);
+		c->msg_buf = NULL;
+	}
+	c->msg_len = c->msg_cap = 0;
+}
+
 /* Data under a stale key (A8): reported with who it claims to come from,
- * then the connection closes or the record is dropped, as agreed. */
+ * then the connection closes or the record is dropped, as agreed.  A drop
+ * also drops the message being reassembled: it can no longer be completed
+ * honestly, and the next message must not be spliced onto it. */
 static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h)
 {
 	lull_event ev = {.type = LULL_EV_SPOOF_REJECTED,
 	                 .err = LULL_ERR_SPOOF,
 	                 .bytes = WIRE_HEADER_BYTES + (uint64_t)h->length};
 	conn_emit(c, &ev, now_ms);
-	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP)
+	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP) {
+		reassembly_discard(c);
 		return LULL_OK;
+	}
 	return conn_fail(c, now_ms, LULL_ERR_SPOOF, LULL_CLOSE_SPOOF);
 }
 
-/* A DATA fragment: deliver whole messages, refuse any over max_message. */
+/* A DATA fragment under key epoch: deliver whole messages, refuse any over
+ * max_message. */
 static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, bool prev_key,
-                        const uint8_t *pt, size_t len)
+                        uint32_t epoch, const uint8_t *pt, size_t len)
 {
 	uint8_t flags = h->flags;
 	bool rekey = false;
+	/* A sender fragments only what does not fit one record, and seals a
+	 * whole message under one key: anything else is not a lull sender. */
+	if (((flags & WIRE_FLAG_MORE) && len == 0) || (c->msg_len > 0 && epoch != c->msg_epoch))
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 	if (prev_key) {
 		if (c->rx_prev_stale)
 			return on_spoof(c, now_ms, h);
@@ -837,17 +856,13 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, boo
 	}
 	memcpy(c->msg_buf + c->msg_len, pt, len);
 	c->msg_len += len;
+	c->msg_epoch = epoch;
 	if (flags & WIRE_FLAG_MORE)
 		return LULL_OK;
 	if (c->cb.on_message)
 		c->cb.on_message(c->cb.user, c->msg_buf, c->msg_len);
 	/* The callback may have closed the connection, which frees msg_buf. */
-	if (c->msg_buf) {
-		crypto_wipe(c->msg_buf, c->msg_len);
-		free(c->msg_buf);
-		c->msg_buf = NULL;
-	}
-	c->msg_len = c->msg_cap = 0;
+	reassembly_discard(c);
 	return LULL_OK;
 }
 
@@ -942,7 +957,7 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 
 	switch (h->type) {
 	case WIRE_DATA:
-		return on_data(c, now_ms, h, prev_key, c->scratch, len);
+		return on_data(c, now_ms, h, prev_key, epoch, c->scratch, len);
 	case WIRE_HEARTBEAT:
 		if (c->is_server)
 			return on_heartbeat(c, now_ms, wire_get_u32(c->scratch));

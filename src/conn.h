@@ -74,6 +74,7 @@ struct lull_conn {
 	uint8_t *scratch;
 	uint8_t *msg_buf;
 	size_t msg_len, msg_cap;
+	uint32_t msg_epoch; /* the key epoch of the message in reassembly */
 
 	/* Output and messages held until keys are ready. */
 	uint8_t *out_buf;

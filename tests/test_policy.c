@@ -885,6 +885,78 @@ static void max_message_known_after_handshake(void)
 	pair_free(&p);
 }
 
+/* Take side's queued frames apart: starts[i] and lens[i] of each frame in
+ * buf; returns the count. */
+static size_t split_frames(pair_side *side, uint8_t *buf, size_t cap, size_t *starts, size_t *lens,
+                           size_t max)
+{
+	size_t n = pair_take_output(side, buf, cap), off = 0, k = 0;
+	while (off + WIRE_HEADER_BYTES <= n && k < max) {
+		starts[k] = off;
+		lens[k] = WIRE_HEADER_BYTES + wire_get_u16(buf + off + 2);
+		off += lens[k++];
+	}
+	return k;
+}
+
+/* Found by fuzzing: reassembly must never splice two messages.  A dropped
+ * spoof discards the message it interrupted; a message cannot continue
+ * under another key; an empty "more" fragment is not a lull sender's. */
+static void reassembly_never_splices(void)
+{
+	static uint8_t buf[4 * WIRE_FRAME_MAX_BYTES], msg[REC + 10];
+	size_t starts[8], lens[8];
+	lull_config cfg;
+	lull_config_default(&cfg);
+	cfg.on_missing_heartbeat = LULL_ON_MISSING_HEARTBEAT_STALE;
+	cfg.on_spoof = LULL_ON_SPOOF_DROP;
+	cfg.on_missed_ack = LULL_ON_MISSED_ACK_REKEY;
+	pair p;
+	pair_init_cfg(&p, &cfg, &cfg);
+	pair_connect(&p);
+	/* Fragment 1 arrives; fragment 2 is late, past interval + timeout. */
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, msg, sizeof(msg)));
+	CHECK(split_frames(&p.client, buf, sizeof(buf), starts, lens, 8) == 2);
+	CHECK_OK(lull_conn_receive(p.server.conn, p.now, buf + starts[0], lens[0]));
+	p.hold_client_output = true;
+	pair_advance(&p, HI + HT);
+	CHECK(side_count_events(&p.server, LULL_EV_KEY_STALE) == 1);
+	CHECK_OK(lull_conn_receive(p.server.conn, p.now, buf + starts[1], lens[1]));
+	CHECK(side_count_events(&p.server, LULL_EV_SPOOF_REJECTED) == 1);
+	/* The interrupted message is gone: the next one starts afresh. */
+	CHECK(p.server.n_messages == 0 && p.server.conn->msg_len == 0);
+	CHECK(lull_conn_is_open(p.server.conn));
+	pair_free(&p);
+
+	/* The last fragment deleted on the wire, then a rekey: the next
+	 * message, under the new key, must not complete the old one. */
+	pair_init(&p);
+	pair_connect(&p);
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, msg, sizeof(msg)));
+	CHECK(split_frames(&p.client, buf, sizeof(buf), starts, lens, 8) == 2);
+	CHECK_OK(lull_conn_receive(p.server.conn, p.now, buf + starts[0], lens[0]));
+	CHECK_OK(lull_conn_rekey(p.client.conn, p.now));
+	pair_pump(&p);
+	CHECK(lull_conn_epoch(p.server.conn) == 2);
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, msg, 5));
+	pair_pump(&p);
+	CHECK(p.server.n_messages == 0 && !lull_conn_is_open(p.server.conn));
+	CHECK(p.server.last_receive_err == LULL_ERR_PROTOCOL);
+	pair_free(&p);
+
+	/* An empty fragment that claims more follow. */
+	pair_init(&p);
+	pair_connect(&p);
+	uint8_t frame[WIRE_RECORD_OVERHEAD_BYTES];
+	record_key k;
+	CHECK_OK(record_key_init(&k, CRYPTO_AEAD_AESGCM, p.client.conn->tx.key, 1));
+	k.seq = p.client.conn->tx.seq;
+	CHECK_OK(record_seal(&k, WIRE_DATA, WIRE_FLAG_MORE, NULL, 0, frame));
+	record_key_destroy(&k);
+	CHECK_ERR(lull_conn_receive(p.server.conn, p.now, frame, sizeof(frame)), LULL_ERR_PROTOCOL);
+	pair_free(&p);
+}
+
 /* ---- The state machine alone -------------------------------------------- */
 
 static void policy_unit(void)
@@ -952,6 +1024,7 @@ int main(void)
 	application_rekey();
 	finish_flushes_held_data();
 	max_message_known_after_handshake();
+	reassembly_never_splices();
 	policy_unit();
 	return test_summary();
 }
