@@ -559,7 +559,7 @@ static void eh_command(eh *h, fuzz_in *in)
 		break;
 	}
 	case OP_FORGE: {
-		uint8_t type = fuzz_u8(in) % (WIRE_HS_FAILED + 2);
+		uint8_t type = fuzz_u8(in) % (WIRE_TYPE_MAX + 2);
 		uint8_t flags = fuzz_u8(in);
 		flags = (flags & 0xf0) ? flags : (flags & WIRE_FLAG_MORE);
 		size_t got;

@@ -179,7 +179,7 @@ static void frame_edges(void)
 	        {WIRE_CLOSE, 0, 21},
 	        {WIRE_CLOSE, 0, 22},
 	        {WIRE_HS_FAILED, 0, 1},
-	        {WIRE_HS_FAILED + 1, 0, 1},
+	        {WIRE_TYPE_MAX + 1, 0, 1},
 	        {0xff, 0xff, 0xffff},
 	};
 	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {

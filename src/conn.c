@@ -541,6 +541,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	c->rx = new_rx;
 	c->epoch = epoch;
 	c->agreed = c->pending_agreed;
+	c->rx_ended = false;
 	policy_key_installed(&c->pol, now_ms);
 
 	memcpy(c->prev_hash, h, h_len);
@@ -580,6 +581,10 @@ static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES];
 	if (err == LULL_OK)
 		err = crypto_random(drk, sizeof(drk));
+	/* On a rekey the old send key's last record goes first: the client
+	 * switches only once it has seen its stream under the old key end. */
+	if (err == LULL_OK && c->tx.live)
+		err = queue_control(c, WIRE_KEY_END, NULL, 0);
 	/* KEYS travels under k2 with the new epoch, nonce 0. */
 	record_key keys_key = {0};
 	if (err == LULL_OK)
@@ -603,7 +608,9 @@ static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body
 static lull_err client_on_keys(lull_conn *c, uint64_t now_ms, const wire_header *h,
                                const uint8_t *frame)
 {
-	if (record_frame_epoch(frame) != c->epoch + 1)
+	/* On a rekey, KEYS must follow the end of the server's old key: a
+	 * missing KEY_END means records under it were deleted on the way. */
+	if (record_frame_epoch(frame) != c->epoch + 1 || (c->rx.live && !c->rx_ended))
 		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 	record_key keys_key = {0};
 	uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES];
@@ -612,6 +619,8 @@ static lull_err client_on_keys(lull_conn *c, uint64_t now_ms, const wire_header 
 	if (err == LULL_OK)
 		err = record_open(&keys_key, h, frame, drk, &drk_len);
 	record_key_destroy(&keys_key);
+	if (err == LULL_OK && c->tx.live)
+		err = queue_control(c, WIRE_KEY_END, NULL, 0);
 	if (err == LULL_OK)
 		err = install_keys(c, now_ms, drk);
 	crypto_wipe(drk, sizeof(drk));
@@ -788,8 +797,10 @@ static void reassembly_discard(lull_conn *c)
 /* Data under a stale key (A8): reported with who it claims to come from,
  * then the connection closes or the record is dropped, as agreed.  A drop
  * also drops the message being reassembled: it can no longer be completed
- * honestly, and the next message must not be spliced onto it. */
-static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h)
+ * honestly, and the next message must not be spliced onto it.  And it gives
+ * back the sequence number the spoof used: the honest sender's next record
+ * under k (a heartbeat, KEY_END) was sealed with it. */
+static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h, record_key *k)
 {
 	lull_event ev = {.type = LULL_EV_SPOOF_REJECTED,
 	                 .err = LULL_ERR_SPOOF,
@@ -797,17 +808,20 @@ static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h)
 	conn_emit(c, &ev, now_ms);
 	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP) {
 		reassembly_discard(c);
+		k->seq--;
 		return LULL_OK;
 	}
 	return conn_fail(c, now_ms, LULL_ERR_SPOOF, LULL_CLOSE_SPOOF);
 }
 
-/* A DATA fragment under key epoch: deliver whole messages, refuse any over
- * max_message. */
-static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, bool prev_key,
-                        uint32_t epoch, const uint8_t *pt, size_t len)
+/* A DATA fragment that authenticated under k: deliver whole messages,
+ * refuse any over max_message. */
+static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, record_key *k,
+                        const uint8_t *pt, size_t len)
 {
 	uint8_t flags = h->flags;
+	bool prev_key = k == &c->rx_prev;
+	uint32_t epoch = k->epoch;
 	bool rekey = false;
 	/* A sender fragments only what does not fit one record, and seals a
 	 * whole message under one key: anything else is not a lull sender. */
@@ -815,12 +829,12 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, boo
 		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 	if (prev_key) {
 		if (c->rx_prev_stale)
-			return on_spoof(c, now_ms, h);
+			return on_spoof(c, now_ms, h, k);
 		policy_on_received_previous_key(&c->pol, now_ms);
 	} else {
 		switch (policy_on_received(&c->pol, &c->agreed, now_ms, len, &rekey)) {
 		case POLICY_SPOOF:
-			return on_spoof(c, now_ms, h);
+			return on_spoof(c, now_ms, h, k);
 		case POLICY_KEY_EXPIRED:
 			return conn_fail(c, now_ms, LULL_ERR_KEY_EXPIRED, LULL_CLOSE_KEY_EXPIRED);
 		default:
@@ -950,14 +964,15 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 		return conn_fail(c, now_ms, err, LULL_CLOSE_DECRYPT_FAILED);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	/* The peer's first record under the new epoch retires the old key. */
+	/* Nothing follows KEY_END under its key, and nothing comes under the
+	 * new key before the old one ended: a gap means records were deleted. */
 	bool prev_key = k == &c->rx_prev;
-	if (!prev_key && c->rx_prev.live)
-		record_key_destroy(&c->rx_prev);
+	if ((!prev_key && c->rx_prev.live) || (k == &c->rx && c->rx_ended))
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 
 	switch (h->type) {
 	case WIRE_DATA:
-		return on_data(c, now_ms, h, prev_key, epoch, c->scratch, len);
+		return on_data(c, now_ms, h, k, c->scratch, len);
 	case WIRE_HEARTBEAT:
 		if (c->is_server)
 			return on_heartbeat(c, now_ms, wire_get_u32(c->scratch));
@@ -969,6 +984,16 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 	case WIRE_REKEY_REQUEST:
 		if (!c->is_server)
 			return on_rekey_request(c, now_ms, c->scratch[0]);
+		break;
+	case WIRE_KEY_END:
+		if (prev_key) { /* server: the client's old stream is complete */
+			record_key_destroy(&c->rx_prev);
+			return LULL_OK;
+		}
+		if (!c->is_server && c->hs_step == HS_WAIT_KEYS) {
+			c->rx_ended = true; /* client: KEYS comes next */
+			return LULL_OK;
+		}
 		break;
 	case WIRE_CLOSE: {
 		lull_close_reason reason = (lull_close_reason)c->scratch[0];
@@ -1170,8 +1195,10 @@ lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
 	if ((c->hs_active || c->epoch == 0) && now_ms >= c->hs_deadline_ms)
 		return conn_fail(c, now_ms, LULL_ERR_HANDSHAKE_TIMEOUT,
 		                 LULL_CLOSE_HANDSHAKE_TIMEOUT);
+	/* The client's old stream never ended: the rekey did not complete. */
 	if (c->rx_prev.live && now_ms >= c->rx_prev_deadline_ms)
-		record_key_destroy(&c->rx_prev);
+		return conn_fail(c, now_ms, LULL_ERR_HANDSHAKE_TIMEOUT,
+		                 LULL_CLOSE_HANDSHAKE_TIMEOUT);
 	return conn_policy_tick(c, now_ms);
 }
 

@@ -32,6 +32,8 @@ static const struct {
         [WIRE_CLOSE] = {WIRE_EPOCH_BYTES + WIRE_REASON_PLAINTEXT_BYTES + CRYPTO_AEAD_TAG_BYTES,
                         WIRE_EPOCH_BYTES + WIRE_REASON_PLAINTEXT_BYTES + CRYPTO_AEAD_TAG_BYTES, 0},
         [WIRE_HS_FAILED] = {WIRE_REASON_PLAINTEXT_BYTES, WIRE_REASON_PLAINTEXT_BYTES, 0},
+        [WIRE_KEY_END] = {WIRE_EPOCH_BYTES + CRYPTO_AEAD_TAG_BYTES,
+                          WIRE_EPOCH_BYTES + CRYPTO_AEAD_TAG_BYTES, 0},
 };
 
 lull_err wire_header_read(const uint8_t in[WIRE_HEADER_BYTES], wire_header *h)
@@ -39,7 +41,7 @@ lull_err wire_header_read(const uint8_t in[WIRE_HEADER_BYTES], wire_header *h)
 	h->type = in[0];
 	h->flags = in[1];
 	h->length = wire_get_u16(in + 2);
-	if (h->type < WIRE_HS1 || h->type > WIRE_HS_FAILED)
+	if (h->type < WIRE_HS1 || h->type > WIRE_TYPE_MAX)
 		return LULL_ERR_PROTOCOL;
 	if (h->flags & ~wire_rules[h->type].flags_allowed)
 		return LULL_ERR_PROTOCOL;

@@ -56,7 +56,10 @@ typedef enum wire_type {
 	WIRE_REKEY_REQUEST = 8, /* server -> client: please start a handshake */
 	WIRE_CLOSE = 9,         /* authenticated close with a reason */
 	WIRE_HS_FAILED = 10,    /* plaintext reason code, only before the first key */
+	WIRE_KEY_END = 11,      /* both: the last record under this send key */
 } wire_type;
+
+#define WIRE_TYPE_MAX WIRE_KEY_END
 
 #define WIRE_FLAG_MORE 0x01 /* DATA: more fragments of this message follow */
 
@@ -118,7 +121,7 @@ lull_err wire_header_read(const uint8_t in[WIRE_HEADER_BYTES], wire_header *h);
 /* True for the types whose body is an AEAD record (epoch | ciphertext). */
 static inline int wire_type_is_record(uint8_t type)
 {
-	return type >= WIRE_KEYS && type <= WIRE_CLOSE;
+	return (type >= WIRE_KEYS && type <= WIRE_CLOSE) || type == WIRE_KEY_END;
 }
 
 #endif /* LULL_WIRE_H */

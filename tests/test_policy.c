@@ -96,6 +96,14 @@ static size_t forge_record(const record_key *stolen, uint8_t type, const uint8_t
 	return WIRE_RECORD_OVERHEAD_BYTES + len;
 }
 
+/* Move what from has queued to to, without the pair's pump. */
+static void deliver(pair *p, pair_side *from, pair_side *to)
+{
+	static uint8_t buf[16 * WIRE_FRAME_MAX_BYTES];
+	size_t n = pair_take_output(from, buf, sizeof(buf));
+	to->last_receive_err = lull_conn_receive(to->conn, p->now, buf, n);
+}
+
 /* ---- A1-A11 ------------------------------------------------------------- */
 
 /* A1: idle = no application data either way for heartbeat_interval. */
@@ -150,8 +158,8 @@ static void A2_data_after_idle_waits_for_new_key(void)
 	CHECK(n == WIRE_HEADER_BYTES + WIRE_HS1_BYTES && out[0] == WIRE_HS1);
 	CHECK(!lull_conn_is_ready(p.client.conn));
 	pair_pump(&p);
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_DATA)));
-	CHECK(frames_are(&p.server, m.sf, FRAMES(WIRE_HS2, WIRE_KEYS)));
+	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_KEY_END, WIRE_DATA)));
+	CHECK(frames_are(&p.server, m.sf, FRAMES(WIRE_HS2, WIRE_KEY_END, WIRE_KEYS)));
 	CHECK(events_are(&p.client, m.ce,
 	                 EVENTS(LULL_EV_HANDSHAKE_STARTED, LULL_EV_HANDSHAKE_DONE)));
 	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_IDLE);
@@ -172,7 +180,7 @@ static void A2_data_after_idle_waits_for_new_key(void)
 	CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)msg, sizeof(msg)));
 	CHECK(events_are(&p.client, m.ce, EVENTS(LULL_EV_KEY_STALE, LULL_EV_HANDSHAKE_STARTED)));
 	pair_pump(&p);
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_DATA)));
+	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_KEY_END, WIRE_DATA)));
 	CHECK(p.server.n_messages == 1);
 	pair_free(&p);
 }
@@ -190,8 +198,10 @@ static void A3_rekey_after_bytes(void)
 	CHECK(p.client.conn->pol.bytes == 3 * REC && p.server.conn->pol.bytes == 3 * REC);
 	CHECK(lull_conn_epoch(p.client.conn) == 1);
 	send_bytes(&p, &p.server, REC); /* the 4th record reaches rekey_bytes */
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_DATA, WIRE_DATA, WIRE_HS1, WIRE_HS3)));
-	CHECK(frames_are(&p.server, m.sf, FRAMES(WIRE_DATA, WIRE_DATA, WIRE_HS2, WIRE_KEYS)));
+	CHECK(frames_are(&p.client, m.cf,
+	                 FRAMES(WIRE_DATA, WIRE_DATA, WIRE_HS1, WIRE_HS3, WIRE_KEY_END)));
+	CHECK(frames_are(&p.server, m.sf,
+	                 FRAMES(WIRE_DATA, WIRE_DATA, WIRE_HS2, WIRE_KEY_END, WIRE_KEYS)));
 	CHECK(events_are(&p.client, m.ce,
 	                 EVENTS(LULL_EV_HANDSHAKE_STARTED, LULL_EV_HANDSHAKE_DONE)));
 	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_BYTES);
@@ -335,7 +345,8 @@ static void A6_missed_ack(void)
 	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HEARTBEAT, WIRE_HS1)));
 	p.hold_server_output = false;
 	pair_pump(&p);
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HEARTBEAT, WIRE_HS1, WIRE_HS3, WIRE_DATA)));
+	CHECK(frames_are(&p.client, m.cf,
+	                 FRAMES(WIRE_HEARTBEAT, WIRE_HS1, WIRE_HS3, WIRE_KEY_END, WIRE_DATA)));
 	CHECK(p.server.n_messages == 1 && lull_conn_epoch(p.server.conn) == 2);
 	pair_free(&p);
 }
@@ -452,8 +463,8 @@ static void A8_spoof_after_heartbeat_rejected(void)
 	pair_free(&p);
 
 	/* And across the rekey: the server keeps the stale previous receive
-	 * key for the client's in-flight records, but data under it is still
-	 * a spoof. */
+	 * key for the client's in-flight records until the client's KEY_END,
+	 * but data under it is still a spoof; after KEY_END, a retired key. */
 	pair_init(&p);
 	pair_connect(&p);
 	pair_advance(&p, HI);
@@ -461,7 +472,13 @@ static void A8_spoof_after_heartbeat_rejected(void)
 	memcpy(stolen.key, p.client.conn->tx.key, sizeof(stolen.key));
 	stolen.epoch = p.client.conn->tx.epoch;
 	stolen.seq = p.client.conn->tx.seq;
-	send_bytes(&p, &p.server, 3); /* server-side idle rekey: REKEY_REQUEST */
+	/* The server's idle rekey, one flight at a time, stopped before the
+	 * client has read KEYS. */
+	CHECK_OK(lull_conn_send(p.server.conn, p.now, (const uint8_t *)"abc", 3));
+	deliver(&p, &p.server, &p.client); /* REKEY_REQUEST */
+	deliver(&p, &p.client, &p.server); /* HS1 */
+	deliver(&p, &p.server, &p.client); /* HS2 */
+	deliver(&p, &p.client, &p.server); /* HS3: the server switches */
 	CHECK(lull_conn_epoch(p.server.conn) == 2 && p.server.conn->rx_prev.live);
 	n = forge_record(&stolen, WIRE_DATA, evil, sizeof(evil), frame);
 	CHECK_ERR(lull_conn_receive(p.server.conn, p.now, frame, n), LULL_ERR_SPOOF);
@@ -527,8 +544,8 @@ static void A10_server_requests_rekey(void)
 	CHECK_OK(lull_conn_send(p.server.conn, p.now, (const uint8_t *)msg, sizeof(msg)));
 	pair_pump(&p);
 	CHECK(frames_are(&p.server, m.sf,
-	                 FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEYS, WIRE_DATA)));
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3)));
+	                 FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEY_END, WIRE_KEYS, WIRE_DATA)));
+	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_KEY_END)));
 	CHECK(events_are(&p.server, m.se,
 	                 EVENTS(LULL_EV_REKEY_REQUESTED, LULL_EV_HANDSHAKE_STARTED,
 	                        LULL_EV_HANDSHAKE_DONE)));
@@ -668,7 +685,8 @@ static void reject_after_bytes_cap(void)
 	p.hold_client_output = false;
 	pair_pump(&p);
 	CHECK(p.client.n_messages == 9 && lull_conn_epoch(p.client.conn) == 2);
-	CHECK(frames_are(&p.server, m.sf + 9, FRAMES(WIRE_HS2, WIRE_KEYS, WIRE_DATA)));
+	CHECK(frames_are(&p.server, m.sf + 9,
+	                 FRAMES(WIRE_HS2, WIRE_KEY_END, WIRE_KEYS, WIRE_DATA)));
 	pair_free(&p);
 
 	/* A sender that ignores the cap is cut off by the receiver. */
@@ -684,14 +702,6 @@ static void reject_after_bytes_cap(void)
 	CHECK(side_last_event(&p.client)->close_reason == LULL_CLOSE_KEY_EXPIRED);
 	CHECK(p.client.n_messages == 8);
 	pair_free(&p);
-}
-
-/* Move what from has queued to to, without the pair's pump. */
-static void deliver(pair *p, pair_side *from, pair_side *to)
-{
-	static uint8_t buf[16 * WIRE_FRAME_MAX_BYTES];
-	size_t n = pair_take_output(from, buf, sizeof(buf));
-	to->last_receive_err = lull_conn_receive(to->conn, p->now, buf, n);
 }
 
 /* Records the client sent under the old key after the server installed the
@@ -793,7 +803,8 @@ static void server_backstop_request(void)
 	pair_advance_to(&p, t0 + HT - 1);
 	CHECK(p.server.n_frames == m.sf);
 	pair_advance_to(&p, t0 + HT);
-	CHECK(frames_are(&p.server, m.sf, FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEYS)));
+	CHECK(frames_are(&p.server, m.sf,
+	                 FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEY_END, WIRE_KEYS)));
 	CHECK(event_at(&p.server, m.se)->rekey_reason == LULL_REKEY_BYTES);
 	CHECK(lull_conn_epoch(p.client.conn) == 2);
 	pair_free(&p);
@@ -812,13 +823,14 @@ static void application_rekey(void)
 	CHECK_OK(lull_conn_rekey(p.client.conn, p.now)); /* no-op while under way */
 	CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"during", 6));
 	pair_pump(&p);
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_DATA, WIRE_HS3)));
+	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_DATA, WIRE_HS3, WIRE_KEY_END)));
 	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_APPLICATION);
 	CHECK(lull_conn_epoch(p.server.conn) == 2 && p.server.n_messages == 1);
 	m = mark_now(&p);
 	CHECK_OK(lull_conn_rekey(p.server.conn, p.now));
 	pair_pump(&p);
-	CHECK(frames_are(&p.server, m.sf, FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEYS)));
+	CHECK(frames_are(&p.server, m.sf,
+	                 FRAMES(WIRE_REKEY_REQUEST, WIRE_HS2, WIRE_KEY_END, WIRE_KEYS)));
 	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_APPLICATION);
 	CHECK(lull_conn_epoch(p.client.conn) == 3);
 	pair_free(&p);
@@ -838,7 +850,8 @@ static void finish_flushes_held_data(void)
 	CHECK(lull_conn_is_open(p.client.conn)); /* held: not closed yet */
 	CHECK_ERR(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"x", 1), LULL_ERR_STATE);
 	pair_pump(&p);
-	CHECK(frames_are(&p.client, m.cf, FRAMES(WIRE_HS1, WIRE_HS3, WIRE_DATA, WIRE_CLOSE)));
+	CHECK(frames_are(&p.client, m.cf,
+	                 FRAMES(WIRE_HS1, WIRE_HS3, WIRE_KEY_END, WIRE_DATA, WIRE_CLOSE)));
 	CHECK(p.server.n_messages == 1 && p.server.last_message_len == 10);
 	CHECK(!lull_conn_is_open(p.client.conn) && !lull_conn_is_open(p.server.conn));
 	CHECK(side_last_event(&p.server)->close_reason == LULL_CLOSE_NORMAL);
@@ -936,12 +949,9 @@ static void reassembly_never_splices(void)
 	CHECK(split_frames(&p.client, buf, sizeof(buf), starts, lens, 8) == 2);
 	CHECK_OK(lull_conn_receive(p.server.conn, p.now, buf + starts[0], lens[0]));
 	CHECK_OK(lull_conn_rekey(p.client.conn, p.now));
-	pair_pump(&p);
-	CHECK(lull_conn_epoch(p.server.conn) == 2);
 	CHECK_OK(lull_conn_send(p.client.conn, p.now, msg, 5));
 	pair_pump(&p);
 	CHECK(p.server.n_messages == 0 && !lull_conn_is_open(p.server.conn));
-	CHECK(p.server.last_receive_err == LULL_ERR_PROTOCOL);
 	pair_free(&p);
 
 	/* An empty fragment that claims more follow. */
@@ -955,6 +965,69 @@ static void reassembly_never_splices(void)
 	record_key_destroy(&k);
 	CHECK_ERR(lull_conn_receive(p.server.conn, p.now, frame, sizeof(frame)), LULL_ERR_PROTOCOL);
 	pair_free(&p);
+}
+
+/* Deliver only frame i of what from has queued (the rest is deleted). */
+static void deliver_only(pair *p, pair_side *from, pair_side *to, size_t i)
+{
+	static uint8_t buf[8 * WIRE_FRAME_MAX_BYTES];
+	size_t starts[16], lens[16];
+	size_t n = split_frames(from, buf, sizeof(buf), starts, lens, 16);
+	CHECK(i < n);
+	if (i < n)
+		to->last_receive_err =
+		        lull_conn_receive(to->conn, p->now, buf + starts[i], lens[i]);
+}
+
+/* KEY_END closes each direction's stream under the old key: records
+ * deleted on the wire just before a rekey are detected, never lost. */
+static void key_end_detects_deleted_tail(void)
+{
+	for (int drop_key_end = 0; drop_key_end < 2; drop_key_end++) {
+		/* Client to server. */
+		pair p;
+		pair_init(&p);
+		pair_connect(&p);
+		CHECK_OK(lull_conn_rekey(p.client.conn, p.now));
+		deliver(&p, &p.client, &p.server); /* HS1 */
+		deliver(&p, &p.server, &p.client); /* HS2 */
+		deliver(&p, &p.client, &p.server); /* HS3: the server switches */
+		if (drop_key_end) {
+			deliver(&p, &p.server, &p.client); /* KEY_END, KEYS */
+			CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"new", 3));
+			deliver_only(&p, &p.client, &p.server, 1); /* not KEY_END: DATA */
+			CHECK(p.server.last_receive_err == LULL_ERR_PROTOCOL);
+		} else {
+			CHECK_OK(lull_conn_send(p.client.conn, p.now, (const uint8_t *)"tail", 4));
+			uint8_t gone[WIRE_FRAME_MAX_BYTES];
+			pair_take_output(&p.client, gone, sizeof(gone)); /* deleted */
+			deliver(&p, &p.server, &p.client);               /* KEY_END, KEYS */
+			deliver(&p, &p.client, &p.server);               /* KEY_END: seq gap */
+			CHECK(p.server.last_receive_err == LULL_ERR_DECRYPT);
+		}
+		CHECK(!lull_conn_is_open(p.server.conn) && p.server.n_messages == 0);
+		pair_free(&p);
+
+		/* Server to client. */
+		pair_init(&p);
+		pair_connect(&p);
+		CHECK_OK(lull_conn_rekey(p.client.conn, p.now));
+		deliver(&p, &p.client, &p.server); /* HS1 */
+		if (drop_key_end) {
+			deliver(&p, &p.server, &p.client);         /* HS2 */
+			deliver(&p, &p.client, &p.server);         /* HS3 */
+			deliver_only(&p, &p.server, &p.client, 1); /* KEYS without KEY_END */
+			CHECK(p.client.last_receive_err == LULL_ERR_PROTOCOL);
+		} else {
+			CHECK_OK(lull_conn_send(p.server.conn, p.now, (const uint8_t *)"tail", 4));
+			deliver_only(&p, &p.server, &p.client, 0); /* HS2; the DATA is deleted */
+			deliver(&p, &p.client, &p.server);         /* HS3 */
+			deliver(&p, &p.server, &p.client);         /* KEY_END: seq gap */
+			CHECK(p.client.last_receive_err == LULL_ERR_DECRYPT);
+		}
+		CHECK(!lull_conn_is_open(p.client.conn) && p.client.n_messages == 0);
+		pair_free(&p);
+	}
 }
 
 /* ---- The state machine alone -------------------------------------------- */
@@ -1025,6 +1098,7 @@ int main(void)
 	finish_flushes_held_data();
 	max_message_known_after_handshake();
 	reassembly_never_splices();
+	key_end_detects_deleted_tail();
 	policy_unit();
 	return test_summary();
 }

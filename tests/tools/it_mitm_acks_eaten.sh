@@ -4,9 +4,11 @@
 #  1. on_missed_ack = close (default): the client gives up heartbeat_timeout
 #     after its heartbeat, logs heartbeat_missed and closes with reason
 #     heartbeat_missed; the server sees that close.
-#  2. on_missed_ack = rekey on both ends: the client starts a handshake with
-#     reason missed_ack at once, and no data travels under the old key after
-#     the ack went missing: the data after the idle spell goes under epoch 2.
+#  2. on_missed_ack = rekey on both ends, the ack late rather than deleted
+#     (a deleted record is tampering: the old key's KEY_END would expose the
+#     gap and close the link): the client starts a handshake with reason
+#     missed_ack at once, and no data travels under the old key after the
+#     ack went missing: the data after the idle spell goes under epoch 2.
 # Without the ack timer (defence removed) nothing closes and 1 fails; without
 # the rekey branch 2 fails.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -43,7 +45,7 @@ stop_pid "$SERVER_PID" 5
 # before the new key could go idle (2.5 s), so the data that follows must
 # travel under epoch 2, negotiated for missed_ack.
 start_server server2 "$ECHO_PORT" "$T/authorized" $HB --on-missed-ack rekey
-start_mitm mitm2 "$SERVER_PORT" --trace --rule "dir=s2c type=HEARTBEAT_ACK drop"
+start_mitm mitm2 "$SERVER_PORT" --trace --rule "dir=s2c type=HEARTBEAT_ACK delay=1200"
 start_client client2 alice "$MITM_PORT" $HB --on-missed-ack rekey
 "$LOAD" --port "$CLIENT_PORT" --steps 4K,s1800,4K --timeout $((20 * SLOW)) >"$T/load2.out" 2>&1 ||
 	fail "load: $(cat "$T/load2.out")"
@@ -58,8 +60,8 @@ grep -q "event=closed reason=heartbeat_missed" "$T/client2.log" &&
 	fail "client closed although on_missed_ack=rekey"
 # On the wire: after the ack was eaten, HS1 comes before any data, and no
 # data travels under epoch 1 any more.
-after=$(sed -n '/type=HEARTBEAT_ACK n=1 .*action=drop/,$p' "$T/mitm2.log")
-[ -n "$after" ] || fail "the mitm did not drop the ack"
+after=$(sed -n '/type=HEARTBEAT_ACK n=1 .*action=delay/,$p' "$T/mitm2.log")
+[ -n "$after" ] || fail "the mitm did not delay the ack"
 first=$(echo "$after" | grep -m 1 -E "dir=c2s type=(DATA|HS1) ")
 case "$first" in
 *"type=HS1 n=2"*) ;;

@@ -225,6 +225,7 @@ static const char *const type_names[] = {
         [WIRE_REKEY_REQUEST] = "REKEY_REQUEST",
         [WIRE_CLOSE] = "CLOSE",
         [WIRE_HS_FAILED] = "HS_FAILED",
+        [WIRE_KEY_END] = "KEY_END",
 };
 
 static const char *const act_names[] = {
