@@ -224,15 +224,12 @@ static bool dh_failed_on_zero(void)
 	       ERR_GET_REASON(e) == PROV_R_FAILED_DURING_DERIVATION;
 }
 
-lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub, uint8_t *shared)
+/* shared = DH(key, peer_pub); key is freed. */
+static lull_err dh_derive(crypto_dh_alg alg, EVP_PKEY *key, const uint8_t *peer_pub,
+                          uint8_t *shared)
 {
-	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || peer_pub == NULL || shared == NULL)
-		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
-
 	const char *name = dh_infos[alg].name;
 	size_t len = dh_infos[alg].len, got = len;
-	EVP_PKEY *key = EVP_PKEY_new_raw_private_key_ex(NULL, name, NULL, priv, len);
 	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key_ex(NULL, name, NULL, peer_pub, len);
 	EVP_PKEY_CTX *ctx = NULL;
 	lull_err err = LULL_ERR_CRYPTO;
@@ -264,6 +261,39 @@ out:
 		ERR_clear_error();
 	}
 	return err;
+}
+
+lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub, uint8_t *shared)
+{
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || peer_pub == NULL || shared == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+	return dh_derive(alg,
+	                 EVP_PKEY_new_raw_private_key_ex(NULL, dh_infos[alg].name, NULL, priv,
+	                                                 dh_infos[alg].len),
+	                 peer_pub, shared);
+}
+
+lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
+                           const uint8_t *peer_pub, uint8_t *shared)
+{
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL || peer_pub == NULL ||
+	    shared == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+	size_t len = dh_infos[alg].len;
+	OSSL_PARAM params[] = {
+	        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)priv, len),
+	        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, len),
+	        OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY *key = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, dh_infos[alg].name, NULL);
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return dh_derive(alg, key, peer_pub, shared);
 }
 
 /* ---- AEAD -------------------------------------------------------------- */

@@ -73,6 +73,15 @@ lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_p
                    uint8_t *shared);
 
 /*
+ * The same, for a caller that holds its whole key pair (pub must be priv's
+ * public key).  Twice as fast: importing a bare private key makes OpenSSL
+ * derive its public half, a fixed-base multiplication nobody uses, and that
+ * is as costly as the DH itself.  Counts as one scalar multiplication.
+ */
+lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
+                           const uint8_t *peer_pub, uint8_t *shared);
+
+/*
  * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public and
  * crypto_dh, successful or not) made by this process, all threads.  Tests use
  * it to prove what a handshake costs: a server answering from a reused SRK

@@ -118,6 +118,15 @@ static void test_dh_rfc7748_6(void)
 		CHECK_MEM(got, shared, len);
 		CHECK_OK(crypto_dh(v->alg, b, a_pub, got));
 		CHECK_MEM(got, shared, len);
+		/* The key-pair import (no public key derivation) agrees, and
+		 * costs one scalar multiplication. */
+		uint64_t before = crypto_dh_count();
+		CHECK_OK(crypto_dh_keypair(v->alg, a, a_pub, b_pub, got));
+		CHECK_MEM(got, shared, len);
+		CHECK(crypto_dh_count() - before == 1);
+		CHECK_OK(crypto_dh_keypair(v->alg, b, b_pub, a_pub, got));
+		CHECK_MEM(got, shared, len);
+		CHECK_ERR(crypto_dh_keypair(v->alg, a, NULL, b_pub, got), LULL_ERR_INVALID_ARG);
 	}
 }
 
@@ -180,6 +189,9 @@ static void test_dh_low_order(void)
 		CHECK_OK(crypto_dh_generate(low[i].alg, priv, pub));
 		memset(shared, 0xa5, sizeof(shared));
 		CHECK_ERR(crypto_dh(low[i].alg, priv, u, shared), LULL_ERR_DH_ZERO);
+		CHECK(all_zero(shared, len));
+		memset(shared, 0xa5, sizeof(shared));
+		CHECK_ERR(crypto_dh_keypair(low[i].alg, priv, pub, u, shared), LULL_ERR_DH_ZERO);
 		CHECK(all_zero(shared, len));
 	}
 
