@@ -1,7 +1,8 @@
 /*
  * lull-bench-dh - what one X25519 operation costs through OpenSSL's EVP
- * API, done the way src/crypto.c does it today and the cheaper ways, for
- * the handshake section of docs/performance.md.
+ * API, importing the private key alone (as src/crypto.c's crypto_dh did for
+ * every Noise DH before crypto_dh_keypair) and the cheaper ways, for the
+ * handshake section of docs/performance.md.
  *
  *   lull-bench-dh [--iterations N]
  *
@@ -10,8 +11,8 @@
  *   pub_from_priv    EVP_PKEY_new_raw_private_key_ex: derives the public
  *                    key (a fixed-base scalar multiplication) as a side
  *                    effect, whether or not the caller needs it
- *   dh_as_crypto_c   crypto_dh()'s pattern: new private and public EVP keys
- *                    from raw bytes, a derive context, derive, free
+ *   dh_priv_only     new private and public EVP keys from raw bytes, a
+ *                    derive context, derive, free (crypto_dh's pattern)
  *   dh_fromdata      the same, but the private key is imported together
  *                    with its public half (EVP_PKEY_fromdata), so OpenSSL
  *                    does not recompute it
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
 		EVP_PKEY_free(a);
 		EVP_PKEY_free(b);
 	}
-	report("dh_as_crypto_c", t0);
+	report("dh_priv_only", t0);
 
 	t0 = now_ns();
 	for (unsigned i = 0; i < iters; i++) {
