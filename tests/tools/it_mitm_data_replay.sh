@@ -28,6 +28,7 @@ it_init "$1"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"
+ref_sink_init
 
 # replay_case N RULE STEPS EPOCH [REASON]: run one tunnel with the capture
 # rule and RULE; expect a close for REASON (decrypt_failed) under EPOCH and

@@ -31,6 +31,7 @@ it_init "$1"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 mkdir "$T/cap"
+ref_sink_init
 start_echo sink --mode sink
 HONEST=0
 

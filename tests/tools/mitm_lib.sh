@@ -59,14 +59,19 @@ between() {
 	[ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || fail "$4: $1 ms, expected $2-$3 ms"
 }
 
+# ref_sink_init: start the reference sink stream_sha uses.  Call it at the
+# top level of the test, never inside $(...): a sink started in a subshell
+# escapes the PID list (never stopped) and races the next one's port file.
+ref_sink_init() {
+	start_echo refsink --mode sink
+	REF_SINK_PORT=$ECHO_PORT
+}
+
 # stream_sha SEED SIZE: sha256 of the first SIZE bytes lull-load sends with
-# --seed SEED (connection 1), measured by sending them straight into a
-# reference sink, no lull in between.
+# --seed SEED (connection 1), measured by sending them straight into the
+# reference sink (ref_sink_init), no lull in between.
 stream_sha() {
-	if [ -z "${REF_SINK_PORT:-}" ]; then
-		start_echo refsink --mode sink
-		REF_SINK_PORT=$ECHO_PORT
-	fi
+	[ -n "${REF_SINK_PORT:-}" ] || { echo "stream_sha: ref_sink_init first" >&2; return 1; }
 	"$LOAD" --port "$REF_SINK_PORT" --mode send --steps "$2" --seed "$1" --timeout 10 |
 		sed -n 's/^load conn=1 mode=send bytes=[0-9]* sha256=\([0-9a-f]*\) .*/\1/p'
 }
