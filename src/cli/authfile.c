@@ -164,17 +164,9 @@ bool auth_list_load(const char *path, auth_list *out, char *err, size_t cap)
 {
 	out->entries = NULL;
 	out->n = 0;
-	/* A regular file only, opened with O_NONBLOCK so that a FIFO cannot
-	 * hang the start or, on SIGHUP, the main thread. */
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
-	const char *why = NULL;
-	if (fd < 0 || fstat(fd, &st) != 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
-		why = strerror(errno);
+	const char *why;
+	int fd = file_open_regular(path, &st, &why);
 	FILE *f = why ? NULL : fdopen(fd, "r");
 	if (!f) {
 		snprintf(err, cap, "%s: %s", path, why ? why : strerror(errno));

@@ -143,32 +143,32 @@ bool key_stream_read(int fd, const char *name, uint8_t key[LULL_KEY_BYTES], char
 	return ok;
 }
 
+int file_open_regular(const char *path, struct stat *st, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	int fl = -1;
+	*why = NULL;
+	if (fd < 0 || fstat(fd, st) != 0)
+		*why = strerror(errno);
+	else if (!S_ISREG(st->st_mode))
+		*why = "not a regular file";
+	else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		*why = strerror(errno);
+	if (*why && fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 bool key_file_read(const char *path, bool secret, uint8_t key[LULL_KEY_BYTES], char *err,
                    size_t cap)
 {
-	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer and
-	 * hang the start (or a reload); it is refused below, and cleared for
-	 * the read of a regular file. */
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		return false;
-	}
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		close(fd);
-		return false;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, cap, "%s: not a regular file", path);
-		close(fd);
-		return false;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-		snprintf(err, cap, "%s: %s", path, strerror(errno));
-		close(fd);
+	const char *why;
+	int fd = file_open_regular(path, &st, &why);
+	if (fd < 0) {
+		snprintf(err, cap, "%s: %s", path, why);
 		return false;
 	}
 	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {

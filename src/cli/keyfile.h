@@ -8,8 +8,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "lull.h"
+
+/*
+ * Open a file the daemon reads (keys, PSKs, the authorized list, config):
+ * a regular file only, opened with O_NONBLOCK so that a FIFO cannot hang
+ * the start or a reload, then switched back to blocking reads.  The fd with
+ * *st filled, or -1 with *why saying what is wrong.
+ */
+int file_open_regular(const char *path, struct stat *st, const char **why);
 
 /* base64 of a key plus NUL: out must hold KEY_BASE64_CHARS + 1 bytes. */
 void key_to_base64(const uint8_t key[LULL_KEY_BYTES], char *out);

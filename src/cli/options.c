@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../io/limits.h"
+#include "keyfile.h"
 #include "log.h"
 #include "parse.h"
 
@@ -264,19 +265,12 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Open a config file for reading: a regular file only, opened with
- * O_NONBLOCK so that a FIFO cannot hang the start.  NULL with err. */
+/* Open a config file for reading (see file_open_regular).  NULL with err. */
 static FILE *open_config(const char *path, char *err, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
-	const char *why = NULL;
-	if (fd < 0 || fstat(fd, &st) != 0)
-		why = strerror(errno);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
-		why = strerror(errno);
+	const char *why;
+	int fd = file_open_regular(path, &st, &why);
 	FILE *f = why ? NULL : fdopen(fd, "r");
 	if (!f) {
 		snprintf(err, cap, "--config %s: %s", path, why ? why : strerror(errno));
