@@ -24,6 +24,14 @@ typedef enum conn_hs_step {
 	HS_WAIT_KEYS, /* client */
 } conn_hs_step;
 
+/* What only a handshake in progress needs; allocated for its duration, so
+ * an established connection does not carry ~1 KiB of Noise state. */
+typedef struct conn_handshake {
+	noise_handshake noise;
+	lull_config pending_agreed;
+	uint8_t pending_k1[CRYPTO_AEAD_KEY_BYTES], pending_k2[CRYPTO_AEAD_KEY_BYTES];
+} conn_handshake;
+
 typedef struct conn_held_msg {
 	struct conn_held_msg *next;
 	size_t len;
@@ -48,15 +56,14 @@ struct lull_conn {
 	char peer_name[LULL_PEER_NAME_MAX];
 	bool peer_known;
 
-	/* Handshake in progress. */
+	/* Handshake in progress (hs != NULL while hs_active, and on the way
+	 * to it: a failure frees it with the rest of the secrets). */
 	bool hs_active;
 	conn_hs_step hs_step;
-	noise_handshake hs;
+	conn_handshake *hs;
 	lull_rekey_reason hs_reason;
 	uint64_t hs_started_ms;
 	uint64_t hs_deadline_ms;
-	lull_config pending_agreed;
-	uint8_t pending_k1[CRYPTO_AEAD_KEY_BYTES], pending_k2[CRYPTO_AEAD_KEY_BYTES];
 	uint8_t prev_hash[CRYPTO_HASH_MAX_BYTES];
 	size_t prev_hash_len;
 
@@ -72,7 +79,8 @@ struct lull_conn {
 	/* Input: one partial frame; plaintext scratch; one message in reassembly. */
 	uint8_t *in_buf;
 	size_t in_len;
-	uint8_t *scratch;
+	uint8_t *scratch;     /* lull_conn_receive's stack buffer, NULL outside it */
+	size_t scratch_dirty; /* bytes of it that may hold plaintext */
 	uint8_t *msg_buf;
 	size_t msg_len, msg_cap;
 	uint32_t msg_epoch; /* the key epoch of the message in reassembly */

@@ -58,6 +58,7 @@ lull_err record_key_init(record_key *k, crypto_aead_alg alg,
 	if (err != LULL_OK)
 		return err;
 	memcpy(k->key, key, CRYPTO_AEAD_KEY_BYTES);
+	k->alg = alg;
 	k->epoch = epoch;
 	k->seq = 0;
 	k->live = true;
@@ -70,6 +71,17 @@ void record_key_destroy(record_key *k)
 	crypto_wipe(k, sizeof(*k));
 }
 
+void record_key_release(record_key *k)
+{
+	crypto_aead_free(&k->aead);
+}
+
+/* The context again after a release: the only failure is memory. */
+static lull_err record_key_context(record_key *k)
+{
+	return k->aead.ctx ? LULL_OK : crypto_aead_init(&k->aead, k->alg, k->key);
+}
+
 lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *pt, size_t pt_len,
                      uint8_t *out)
 {
@@ -79,11 +91,14 @@ lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *
 		return LULL_ERR_INVALID_ARG;
 	if (k->seq == UINT64_MAX)
 		return LULL_ERR_NONCE_EXHAUSTED;
+	lull_err err = record_key_context(k);
+	if (err != LULL_OK)
+		return err;
 	size_t body = WIRE_EPOCH_BYTES + pt_len + CRYPTO_AEAD_TAG_BYTES;
 	wire_header_write(out, type, flags, (uint16_t)body);
 	wire_put_u32(out + WIRE_HEADER_BYTES, k->epoch);
-	lull_err err = crypto_aead_seal(&k->aead, k->seq, out, WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES,
-	                                pt, pt_len, out + WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES);
+	err = crypto_aead_seal(&k->aead, k->seq, out, WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES, pt,
+	                       pt_len, out + WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES);
 	if (err != LULL_OK)
 		return err;
 	k->seq++;
@@ -97,10 +112,12 @@ lull_err record_open(record_key *k, const wire_header *h, const uint8_t *frame, 
 		return LULL_ERR_STATE;
 	if (k->seq == UINT64_MAX)
 		return LULL_ERR_NONCE_EXHAUSTED;
+	lull_err err = record_key_context(k);
+	if (err != LULL_OK)
+		return err;
 	size_t ct_len = (size_t)h->length - WIRE_EPOCH_BYTES;
-	lull_err err =
-	        crypto_aead_open(&k->aead, k->seq, frame, WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES,
-	                         frame + WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES, ct_len, out);
+	err = crypto_aead_open(&k->aead, k->seq, frame, WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES,
+	                       frame + WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES, ct_len, out);
 	if (err != LULL_OK)
 		return err;
 	k->seq++;

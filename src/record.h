@@ -10,6 +10,10 @@
  *  - seq advances only on success; a key that would reuse a nonce refuses
  *    (LULL_ERR_NONCE_EXHAUSTED) instead.
  *  - record_key_destroy wipes the key; a destroyed key refuses everything.
+ *  - The cipher context (key schedule, GHASH tables: ~1.2 KiB) is a cache of
+ *    the raw key: record_key_release drops it while the key stays live, and
+ *    the next seal or open builds it again (~0.25 us), so a connection with
+ *    no traffic holds 32 bytes per key, not a context.
  */
 #ifndef LULL_RECORD_H
 #define LULL_RECORD_H
@@ -22,9 +26,10 @@
 #include "wire.h"
 
 typedef struct record_key {
-	crypto_aead aead;
-	/* The raw key, kept only so tests can play an attacker who broke it;
-	 * wiped with the rest of the struct by record_key_destroy. */
+	crypto_aead aead; /* aead.ctx == NULL: released, rebuilt on next use */
+	crypto_aead_alg alg;
+	/* The raw key, from which the context is rebuilt (and with which tests
+	 * play an attacker who broke it); wiped by record_key_destroy. */
 	uint8_t key[CRYPTO_AEAD_KEY_BYTES];
 	uint32_t epoch;
 	uint64_t seq; /* next nonce */
@@ -34,6 +39,15 @@ typedef struct record_key {
 lull_err record_key_init(record_key *k, crypto_aead_alg alg,
                          const uint8_t key[CRYPTO_AEAD_KEY_BYTES], uint32_t epoch);
 void record_key_destroy(record_key *k);
+
+/* Drop the cipher context (cleansed by OpenSSL), keep the key live. */
+void record_key_release(record_key *k);
+
+/* Whether the key holds a cipher context now. */
+static inline bool record_key_holds_context(const record_key *k)
+{
+	return k->live && k->aead.ctx != NULL;
+}
 
 /*
  * Seal pt_len bytes (<= WIRE_RECORD_PAYLOAD_MAX_BYTES, or the type's exact

@@ -650,6 +650,54 @@ static void test_chachapoly_suite(void)
 	pair_free(&p);
 }
 
+/* What a connection must not hold between calls, busy or idle. */
+static bool side_holds_working_set(const pair_side *s)
+{
+	const lull_conn *c = s->conn;
+	return record_key_holds_context(&c->tx) || record_key_holds_context(&c->rx) ||
+	       record_key_holds_context(&c->rx_prev) || c->scratch || c->in_buf || c->out_buf ||
+	       c->msg_buf;
+}
+
+/*
+ * Idle memory: the Noise state lives only during a handshake, and cipher
+ * contexts, plaintext scratch and buffers never outlive a call: after the
+ * handshake, after DATA both ways (one record and several), after a
+ * heartbeat on an idle link.  The keys stay live and their sequence
+ * numbers carry on across the rebuilt contexts.
+ */
+static void test_idle_connection_holds_no_working_set(void)
+{
+	pair p;
+	pair_init(&p);
+	CHECK(p.client.conn->hs == NULL && p.server.conn->hs == NULL);
+	CHECK_OK(lull_conn_start(p.server.conn, p.now));
+	CHECK_OK(lull_conn_start(p.client.conn, p.now));
+	CHECK(p.client.conn->hs != NULL);
+	pair_pump(&p);
+	CHECK(lull_conn_is_ready(p.client.conn) && lull_conn_is_ready(p.server.conn));
+	CHECK(p.client.conn->hs == NULL && p.server.conn->hs == NULL);
+	CHECK(!side_holds_working_set(&p.client) && !side_holds_working_set(&p.server));
+	CHECK(p.client.conn->tx.live && p.server.conn->rx.live);
+
+	send_and_check(&p, 100, 1);
+	CHECK(!side_holds_working_set(&p.client) && !side_holds_working_set(&p.server));
+	send_and_check(&p, 3 * WIRE_RECORD_PAYLOAD_MAX_BYTES + 7, 2);
+	CHECK(!side_holds_working_set(&p.client) && !side_holds_working_set(&p.server));
+	/* 1 + 4 records sealed each way, each under a context built anew. */
+	CHECK(p.client.conn->tx.seq == 5 && p.server.conn->rx.seq == 5);
+	CHECK(p.server.conn->tx.seq == 5 && p.client.conn->rx.seq == 5);
+
+	/* A heartbeat on the idle link. */
+	unsigned acked = side_count_events(&p.client, LULL_EV_HEARTBEAT_ACKED);
+	pair_advance(&p, LULL_DEFAULT_HEARTBEAT_INTERVAL_MS);
+	CHECK(side_count_events(&p.client, LULL_EV_HEARTBEAT_ACKED) == acked + 1);
+	CHECK(!side_holds_working_set(&p.client) && !side_holds_working_set(&p.server));
+	CHECK(p.client.conn->hs == NULL && p.server.conn->hs == NULL);
+	CHECK(lull_conn_is_open(p.client.conn) && lull_conn_is_open(p.server.conn));
+	pair_free(&p);
+}
+
 int main(void)
 {
 	test_handshake_frames_and_events();
@@ -670,5 +718,6 @@ int main(void)
 	test_close_normal_and_api_errors();
 	test_authorized_table();
 	test_chachapoly_suite();
+	test_idle_connection_holds_no_working_set();
 	return test_summary();
 }

@@ -222,9 +222,10 @@ static void run_engines(vec_capture *cap)
 	cap->frame_len[F_HS3] = take_frame(&client, cap->frame[F_HS3]);
 	/* Between HS3 and KEYS the client holds the split keys and the final
 	 * handshake hash: the inputs of §4, saved for the recomputation. */
-	memcpy(cap->k1, client.conn->pending_k1, sizeof(cap->k1));
-	memcpy(cap->k2, client.conn->pending_k2, sizeof(cap->k2));
-	CHECK_OK(noise_handshake_get_hash(&client.conn->hs, cap->h, sizeof(cap->h), &cap->h_len));
+	memcpy(cap->k1, client.conn->hs->pending_k1, sizeof(cap->k1));
+	memcpy(cap->k2, client.conn->hs->pending_k2, sizeof(cap->k2));
+	CHECK_OK(noise_handshake_get_hash(&client.conn->hs->noise, cap->h, sizeof(cap->h),
+	                                  &cap->h_len));
 
 	/* Draw 6: the two DRKs, after HS3 has verified. */
 	CHECK_OK(lull_conn_receive(server.conn, VEC_NOW_MS, cap->frame[F_HS3],
