@@ -744,6 +744,29 @@ lull_err crypto_hmac(crypto_hash_alg alg, const uint8_t *key, size_t key_len, co
 	return err;
 }
 
+/*
+ * One HMAC on ctx: keyed with key (NULL: re-initialised with the key it
+ * already holds, which the HMAC provider does by copying its saved inner
+ * state - no allocation, no re-hashing of the key), over a || b, into out.
+ */
+static bool hmac_on(EVP_MAC_CTX *ctx, const uint8_t *key, size_t key_len, const uint8_t *a,
+                    size_t a_len, const uint8_t *b, size_t b_len, uint8_t *out, size_t len)
+{
+	size_t got = 0;
+	return EVP_MAC_init(ctx, key, key_len, NULL) == 1 &&
+	       (a_len == 0 || EVP_MAC_update(ctx, a, a_len) == 1) &&
+	       (b_len == 0 || EVP_MAC_update(ctx, b, b_len) == 1) &&
+	       EVP_MAC_final(ctx, out, &got, len) == 1 && got == len;
+}
+
+/*
+ * The whole HKDF on one HMAC context: keyed with ck for the extract, with
+ * temp_key once for the first output, and re-initialised with that same
+ * key for the others.  Per call that is one context duplicated and freed
+ * instead of one per HMAC, and temp_key hashed into the HMAC pads once
+ * instead of per output.  The bytes are those of the formula in crypto.h
+ * (checked against RFC 5869 and the Noise vectors).
+ */
 lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm, size_t ikm_len,
                      unsigned n_outputs, uint8_t *out1, uint8_t *out2, uint8_t *out3)
 {
@@ -751,34 +774,42 @@ lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm,
 	    (ikm == NULL && ikm_len > 0) || out1 == NULL || out2 == NULL ||
 	    (n_outputs == 3 && out3 == NULL))
 		return LULL_ERR_INVALID_ARG;
+	algs_init();
+	if (hmac_templates[alg] == NULL)
+		return LULL_ERR_CRYPTO;
 
 	/* Everything is computed into locals and copied out at the end, so an
 	 * output may alias ck or ikm (MixKey writes the new ck over the old). */
 	size_t len = hash_infos[alg].len;
 	uint8_t temp_key[CRYPTO_HASH_MAX_BYTES];
 	uint8_t outs[3][CRYPTO_HASH_MAX_BYTES];
-	uint8_t block[CRYPTO_HASH_MAX_BYTES + 1]; /* output(i-1) || byte(i) */
-	lull_err err;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_templates[alg]);
+	lull_err err = ctx == NULL ? LULL_ERR_NOMEM : LULL_OK;
 
-	err = crypto_hmac(alg, ck, len, ikm, ikm_len, temp_key);
+	/* HMAC(ck, ikm); ck is never empty (HASHLEN bytes), so the NULL-key
+	 * reading of EVP_MAC_init cannot arise here. */
+	if (err == LULL_OK && !hmac_on(ctx, ck, len, ikm, ikm_len, NULL, 0, temp_key, len))
+		err = LULL_ERR_CRYPTO;
+	/* output(i) = HMAC(temp_key, output(i-1) || byte(i)), output(0) empty. */
 	for (unsigned i = 0; err == LULL_OK && i < n_outputs; i++) {
-		size_t block_len = 0;
-		if (i > 0) {
-			memcpy(block, outs[i - 1], len);
-			block_len = len;
-		}
-		block[block_len++] = (uint8_t)(i + 1);
-		err = crypto_hmac(alg, temp_key, len, block, block_len, outs[i]);
+		const uint8_t counter = (uint8_t)(i + 1);
+		if (!hmac_on(ctx, i == 0 ? temp_key : NULL, i == 0 ? len : 0,
+		             i == 0 ? NULL : outs[i - 1], i == 0 ? 0 : len, &counter, 1, outs[i],
+		             len))
+			err = LULL_ERR_CRYPTO;
 	}
 	if (err == LULL_OK) {
 		memcpy(out1, outs[0], len);
 		memcpy(out2, outs[1], len);
 		if (n_outputs == 3)
 			memcpy(out3, outs[2], len);
+	} else {
+		ERR_clear_error();
 	}
+	/* Frees and cleanses the keyed inner and outer states. */
+	EVP_MAC_CTX_free(ctx);
 	crypto_wipe(temp_key, sizeof(temp_key));
 	crypto_wipe(outs, sizeof(outs));
-	crypto_wipe(block, sizeof(block));
 	return err;
 }
 
