@@ -834,9 +834,9 @@ static lull_err finish_if_last(noise_handshake *hs)
 	hs->message_index++;
 	if (hs->message_index < hs->message_count)
 		return LULL_OK;
-	lull_err err = noise_symmetric_split(&hs->ss, &hs->c1, &hs->c2);
-	if (err == LULL_OK)
-		err = noise_symmetric_split_raw(&hs->ss, hs->split_k1, hs->split_k2);
+	/* Split()'s keys only: noise_handshake_split keys the CipherStates if
+	 * and when it is called (lull takes the raw keys alone). */
+	lull_err err = noise_symmetric_split_raw(&hs->ss, hs->split_k1, hs->split_k2);
 	if (err != LULL_OK)
 		return err;
 	wipe_handshake_secrets(hs);
@@ -1048,13 +1048,33 @@ lull_err noise_handshake_get_hash(const noise_handshake *hs, uint8_t *out, size_
 	return LULL_OK;
 }
 
+/* The Split() keys go once nobody can ask for them again. */
+static void wipe_split_keys_if_taken(noise_handshake *hs)
+{
+	if (hs->split_taken && hs->split_raw_taken) {
+		crypto_wipe(hs->split_k1, sizeof(hs->split_k1));
+		crypto_wipe(hs->split_k2, sizeof(hs->split_k2));
+	}
+}
+
 lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_cipher *c2)
 {
 	if (hs->status != NOISE_HS_DONE || hs->split_taken)
 		return LULL_ERR_STATE;
+	lull_err err = noise_cipher_initialize_key(&hs->c1, hs->split_k1);
+	if (err == LULL_OK)
+		err = noise_cipher_initialize_key(&hs->c2, hs->split_k2);
+	if (err != LULL_OK) {
+		noise_cipher_destroy(&hs->c1);
+		noise_cipher_destroy(&hs->c2);
+		noise_cipher_init_empty(c1, hs->c1.alg);
+		noise_cipher_init_empty(c2, hs->c2.alg);
+		return err;
+	}
 	noise_cipher_move(c1, &hs->c1);
 	noise_cipher_move(c2, &hs->c2);
 	hs->split_taken = true;
+	wipe_split_keys_if_taken(hs);
 	return LULL_OK;
 }
 
@@ -1072,9 +1092,8 @@ lull_err noise_handshake_split_raw(noise_handshake *hs, uint8_t k1[NOISE_KEY_BYT
 		return LULL_ERR_STATE;
 	memcpy(k1, hs->split_k1, NOISE_KEY_BYTES);
 	memcpy(k2, hs->split_k2, NOISE_KEY_BYTES);
-	crypto_wipe(hs->split_k1, sizeof(hs->split_k1));
-	crypto_wipe(hs->split_k2, sizeof(hs->split_k2));
 	hs->split_raw_taken = true;
+	wipe_split_keys_if_taken(hs);
 	return LULL_OK;
 }
 

@@ -31,8 +31,11 @@
  *    leaves the finished state alone.
  *  - When the handshake finishes, everything it no longer needs (ck, the
  *    local key pairs, the PSKs, the handshake cipher) is wiped; only h, the
- *    remote public keys and the two split CipherStates remain until taken or
- *    destroyed.
+ *    remote public keys and the two Split() keys remain until taken or
+ *    destroyed.  The keys are kept as bytes and put into AEAD contexts only
+ *    when noise_handshake_split asks for CipherStates (lull itself only
+ *    takes the raw keys), so they are wiped once both the CipherStates and
+ *    the raw keys have been taken.
  *  - Handshake and transport messages never exceed NOISE_MAX_MESSAGE_BYTES.
  */
 #ifndef LULL_NOISE_H
@@ -189,7 +192,9 @@ typedef enum noise_handshake_status {
 
 typedef struct noise_handshake {
 	noise_symmetric ss;
-	noise_cipher c1, c2; /* Split() results: initiator->responder, responder->initiator */
+	/* Split() CipherStates (initiator->responder, responder->initiator),
+	 * keyed by noise_handshake_split from split_k1/split_k2. */
+	noise_cipher c1, c2;
 
 	noise_handshake_status status;
 	noise_role role;
@@ -197,7 +202,7 @@ typedef struct noise_handshake {
 	size_t dh_len;
 	bool psk_mode; /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
 	bool split_taken, split_raw_taken;
-	/* Raw Split() keys for noise_handshake_split_raw, wiped when taken. */
+	/* The Split() keys, wiped once both split and split_raw took them. */
 	uint8_t split_k1[NOISE_KEY_BYTES], split_k2[NOISE_KEY_BYTES];
 
 	/* A local private key is in s_priv/e_priv only while it came as raw
@@ -290,7 +295,8 @@ lull_err noise_handshake_get_hash(const noise_handshake *hs, uint8_t *out, size_
 /*
  * Move the Split() CipherStates out: c1 encrypts initiator->responder, c2
  * responder->initiator.  Once only; LULL_ERR_STATE before the handshake is
- * done or when already taken.
+ * done or when already taken; crypto.h's error (and nothing taken, c1 and
+ * c2 empty) if an AEAD context cannot be made.
  */
 lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_cipher *c2);
 

@@ -600,6 +600,58 @@ static void test_server_dh_count(void)
 	noise_handshake_destroy(&pr.resp);
 }
 
+/* Split() as CipherStates and as raw keys, taken in either order, agree;
+ * the keys are wiped once both are taken, and not before. */
+static void test_split_both_ways(void)
+{
+	for (int order = 0; order < 2; order++) {
+		struct pair pr;
+		pair_new(&pr, XX_PSK3_AESGCM);
+		CHECK_OK(exchange(&pr.init, &pr.resp, ""));
+		CHECK_OK(exchange(&pr.resp, &pr.init, ""));
+		CHECK_OK(exchange(&pr.init, &pr.resp, ""));
+		uint8_t k1[NOISE_KEY_BYTES], k2[NOISE_KEY_BYTES];
+		noise_cipher c1, c2, r1, r2;
+		noise_cipher_init_empty(&c1, CRYPTO_AEAD_AESGCM);
+		noise_cipher_init_empty(&c2, CRYPTO_AEAD_AESGCM);
+		if (order == 0) {
+			CHECK_OK(noise_handshake_split_raw(&pr.init, k1, k2));
+			CHECK(!crypto_is_zero(pr.init.split_k1, NOISE_KEY_BYTES));
+			CHECK_OK(noise_handshake_split(&pr.init, &c1, &c2));
+		} else {
+			CHECK_OK(noise_handshake_split(&pr.init, &c1, &c2));
+			CHECK(!crypto_is_zero(pr.init.split_k2, NOISE_KEY_BYTES));
+			CHECK_OK(noise_handshake_split_raw(&pr.init, k1, k2));
+		}
+		CHECK(crypto_is_zero(pr.init.split_k1, NOISE_KEY_BYTES) &&
+		      crypto_is_zero(pr.init.split_k2, NOISE_KEY_BYTES));
+		CHECK_ERR(noise_handshake_split_raw(&pr.init, k1, k2), LULL_ERR_STATE);
+		CHECK_ERR(noise_handshake_split(&pr.init, &r1, &r2), LULL_ERR_STATE);
+		/* CipherStates keyed from the raw keys seal the same bytes. */
+		noise_cipher_init_empty(&r1, CRYPTO_AEAD_AESGCM);
+		noise_cipher_init_empty(&r2, CRYPTO_AEAD_AESGCM);
+		CHECK_OK(noise_cipher_initialize_key(&r1, k1));
+		CHECK_OK(noise_cipher_initialize_key(&r2, k2));
+		uint8_t a[32], b[32];
+		size_t al, bl;
+		CHECK_OK(noise_cipher_encrypt(&c1, NULL, 0, (const uint8_t *)"k", 1, a, sizeof(a),
+		                              &al));
+		CHECK_OK(noise_cipher_encrypt(&r1, NULL, 0, (const uint8_t *)"k", 1, b, sizeof(b),
+		                              &bl));
+		CHECK(al == bl && memcmp(a, b, al) == 0);
+		CHECK_OK(noise_cipher_encrypt(&c2, NULL, 0, (const uint8_t *)"k", 1, a, sizeof(a),
+		                              &al));
+		CHECK_OK(noise_cipher_encrypt(&r2, NULL, 0, (const uint8_t *)"k", 1, b, sizeof(b),
+		                              &bl));
+		CHECK(al == bl && memcmp(a, b, al) == 0);
+		noise_cipher_destroy(&c1);
+		noise_cipher_destroy(&c2);
+		noise_cipher_destroy(&r1);
+		noise_cipher_destroy(&r2);
+		pair_free(&pr);
+	}
+}
+
 /* ---- DH key handles ----------------------------------------------------- */
 
 /*
@@ -1039,6 +1091,7 @@ int main(void)
 	test_low_order_ephemeral(CRYPTO_DH_25519, "Noise_XX_25519_ChaChaPoly_SHA256");
 	test_low_order_ephemeral(CRYPTO_DH_448, "Noise_XX_448_ChaChaPoly_SHA256");
 	test_server_dh_count();
+	test_split_both_ways();
 	test_handles_same_bytes();
 	test_handles_server_dh_count();
 	test_handles_low_order();
