@@ -18,6 +18,18 @@
  *                    does not recompute it
  *   dh_cached_key    derive with EVP keys built once (a static key or an
  *                    SRK kept as an EVP_PKEY): the ladder alone
+ *   dh_cached_priv   the private key built once, the peer's public key
+ *                    imported by name per call
+ *   peer_import      EVP_PKEY_new_raw_public_key_ex alone (by name)
+ *   peer_import_ctx  the same through a fromdata context made once
+ *   dh_cached_ctx    both keys built once and the derive context too
+ *                    (derive_init once, set_peer and derive per call)
+ *   dh_dup_ctx       both keys built once, the derive context duplicated
+ *                    per call from one made once
+ *   dh_handle        what src/crypto.c's crypto_dh_key_derive costs with
+ *                    the peer key imported for it: own key and derive
+ *                    template built once, peer imported through the
+ *                    fromdata context, duplicate, set_peer, derive
  * Independent of liblull: it measures the library, not our wrappers.
  */
 #include <openssl/core_names.h>
@@ -111,6 +123,72 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < iters; i++)
 		bad |= derive(k, b, shared);
 	report("dh_cached_key", t0);
+
+	t0 = now_ns();
+	for (unsigned i = 0; i < iters; i++) {
+		EVP_PKEY *q = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer_pub, 32);
+		bad |= !q || derive(k, q, shared);
+		EVP_PKEY_free(q);
+	}
+	report("dh_cached_priv", t0);
+
+	t0 = now_ns();
+	for (unsigned i = 0; i < iters; i++)
+		EVP_PKEY_free(EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer_pub, 32));
+	report("peer_import", t0);
+
+	EVP_PKEY_CTX *ic = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+	bad |= !ic || EVP_PKEY_fromdata_init(ic) != 1;
+	t0 = now_ns();
+	for (unsigned i = 0; i < iters && !bad; i++) {
+		OSSL_PARAM ps[] = {
+		        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, peer_pub, 32),
+		        OSSL_PARAM_construct_end(),
+		};
+		EVP_PKEY *q = NULL;
+		bad |= EVP_PKEY_fromdata(ic, &q, EVP_PKEY_PUBLIC_KEY, ps) != 1;
+		EVP_PKEY_free(q);
+	}
+	report("peer_import_ctx", t0);
+
+	EVP_PKEY_CTX *dc = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+	bad |= !dc || EVP_PKEY_derive_init(dc) != 1;
+	t0 = now_ns();
+	for (unsigned i = 0; i < iters && !bad; i++) {
+		len = 32;
+		bad |= EVP_PKEY_derive_set_peer_ex(dc, b, 0) != 1 ||
+		       EVP_PKEY_derive(dc, shared, &len) != 1;
+	}
+	report("dh_cached_ctx", t0);
+
+	t0 = now_ns();
+	for (unsigned i = 0; i < iters && !bad; i++) {
+		EVP_PKEY_CTX *d = EVP_PKEY_CTX_dup(dc);
+		len = 32;
+		bad |= !d || EVP_PKEY_derive_set_peer_ex(d, b, 0) != 1 ||
+		       EVP_PKEY_derive(d, shared, &len) != 1;
+		EVP_PKEY_CTX_free(d);
+	}
+	report("dh_dup_ctx", t0);
+
+	t0 = now_ns();
+	for (unsigned i = 0; i < iters && !bad; i++) {
+		OSSL_PARAM ps[] = {
+		        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, peer_pub, 32),
+		        OSSL_PARAM_construct_end(),
+		};
+		EVP_PKEY *q = NULL;
+		EVP_PKEY_CTX *d = EVP_PKEY_CTX_dup(dc);
+		len = 32;
+		bad |= EVP_PKEY_fromdata(ic, &q, EVP_PKEY_PUBLIC_KEY, ps) != 1 || !d ||
+		       EVP_PKEY_derive_set_peer_ex(d, q, 0) != 1 ||
+		       EVP_PKEY_derive(d, shared, &len) != 1;
+		EVP_PKEY_CTX_free(d);
+		EVP_PKEY_free(q);
+	}
+	report("dh_handle", t0);
+	EVP_PKEY_CTX_free(ic);
+	EVP_PKEY_CTX_free(dc);
 	EVP_PKEY_free(b);
 	EVP_PKEY_free(k);
 	OPENSSL_cleanse(priv, sizeof(priv));

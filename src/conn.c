@@ -433,8 +433,8 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	        .role = NOISE_RESPONDER,
 	        .prologue = prologue,
 	        .prologue_len = prologue_len,
-	        .static_priv = c->srv->key.priv,
 	        .static_pub = c->srv->key.pub,
+	        .static_key = c->srv->static_key,
 	        .psk_lookup = server_psk_lookup,
 	        .psk_lookup_user = c,
 	};
@@ -454,12 +454,12 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
 
-	uint8_t srk_priv[LULL_KEY_BYTES], srk_pub[LULL_KEY_BYTES];
+	crypto_dh_key *srk = NULL;
 	err = server_answer_key(c->srv, now_ms, noise_handshake_remote_ephemeral(&c->hs->noise),
-	                        srk_priv, srk_pub);
+	                        &srk);
 	if (err == LULL_OK)
-		err = noise_handshake_set_ephemeral(&c->hs->noise, srk_priv, srk_pub);
-	crypto_wipe(srk_priv, sizeof(srk_priv));
+		err = noise_handshake_set_ephemeral_key(&c->hs->noise, srk);
+	crypto_dh_key_free(srk);
 	if (err == LULL_ERR_REPLAY) {
 		lull_event ev = {.type = LULL_EV_REPLAY_REFUSED, .err = err};
 		conn_emit(c, &ev, now_ms);

@@ -1,11 +1,11 @@
 /*
  * crypto.c - crypto.h on top of OpenSSL 3 libcrypto, EVP interfaces only.
  *
- * Every algorithm object (EVP_MD, EVP_CIPHER, EVP_MAC) is fetched once per
- * process, under pthread_once, and kept in static storage for the process
- * lifetime: an implicit fetch walks the provider store under a lock, which the
- * record layer would otherwise pay on every seal and open.  The statics keep
- * the objects reachable, so leak checkers see "still reachable", not "lost".
+ * Every algorithm object (EVP_MD, EVP_CIPHER, EVP_MAC, the DH key
+ * management) is fetched once per process, under pthread_once, and kept in static storage for the
+ * process lifetime: an implicit fetch walks the provider store under a lock, which the record layer
+ * would otherwise pay on every seal and open.  The statics keep the objects reachable, so leak
+ * checkers see "still reachable", not "lost".
  *
  * Invariants:
  *  - A fetch that failed leaves its slot NULL and every call needing it
@@ -16,7 +16,9 @@
  *    failure that is diagnosed by error reason (see dh_failed_on_zero).
  *  - Secrets in stack buffers are wiped before return; outputs that may hold
  *    partial secrets are wiped on failure.
- *  - Every EVP object allocated in a call is freed in that call, on every path.
+ *  - Every EVP object allocated in a call is freed in that call, on every
+ *    path, except those a crypto_dh_key handle owns: they are freed with the
+ *    handle's last reference, and only then.
  */
 #include "crypto.h"
 
@@ -87,6 +89,15 @@ static EVP_MAC *hmac_mac;
  */
 static EVP_MAC_CTX *hmac_templates[N_HASH_ALGS];
 
+/*
+ * One key-import context per DH algorithm (its key management fetched,
+ * EVP_PKEY_fromdata_init done).  EVP_PKEY_new_raw_*_key_ex would look the
+ * algorithm up by name on every import.  EVP_PKEY_fromdata only reads the
+ * context (its operation and key management), so after algs_fetch it is
+ * shared between threads like the HMAC templates.
+ */
+static EVP_PKEY_CTX *dh_fromdata[N_DH_ALGS];
+
 static atomic_uint_least64_t dh_calls;
 
 static void algs_fetch(void)
@@ -125,6 +136,14 @@ static void algs_fetch(void)
 		}
 		hmac_templates[i] = t;
 	}
+	for (size_t i = 0; i < N_DH_ALGS; i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, dh_infos[i].name, NULL);
+		if (c != NULL && EVP_PKEY_fromdata_init(c) != 1) {
+			EVP_PKEY_CTX_free(c);
+			c = NULL;
+		}
+		dh_fromdata[i] = c;
+	}
 	/* A missing algorithm is reported per call, not here. */
 	ERR_clear_error();
 }
@@ -151,21 +170,144 @@ uint64_t crypto_dh_count(void)
 	return atomic_load_explicit(&dh_calls, memory_order_relaxed);
 }
 
-/* pub = priv * base point.  Not counted: the callers count. */
-static lull_err dh_public_of(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub)
-{
-	size_t len = dh_infos[alg].len, got = len;
-	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key_ex(NULL, dh_infos[alg].name, NULL, priv, len);
-	lull_err err = LULL_ERR_CRYPTO;
+/*
+ * A handle: the EVP_PKEY, and for a private key a derive context on it that
+ * is already initialised (the key exchange fetched) and never used itself:
+ * each DH works on a duplicate, so the template is only ever read and the
+ * handle can be shared.  The context holds a reference on the key, so the
+ * key material goes when both are freed, which happens with the last
+ * reference to the handle.
+ */
+struct crypto_dh_key {
+	atomic_uint refs;
+	crypto_dh_alg alg;
+	EVP_PKEY *pkey;
+	EVP_PKEY_CTX *derive; /* NULL for a public key */
+	uint8_t pub[CRYPTO_DH_MAX_BYTES];
+};
 
-	if (pkey != NULL && EVP_PKEY_get_raw_public_key(pkey, pub, &got) == 1 && got == len)
-		err = LULL_OK;
-	EVP_PKEY_free(pkey);
-	if (err != LULL_OK) {
-		crypto_wipe(pub, len);
+/*
+ * Import a key from raw bytes through the algorithm's fromdata context:
+ * priv and pub (a pair, pub trusted), priv alone (OpenSSL derives pub: a
+ * fixed-base scalar multiplication), or pub alone.  NULL on failure, with
+ * the error queue emptied.
+ */
+static EVP_PKEY *dh_import(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub)
+{
+	algs_init();
+	if (dh_fromdata[alg] == NULL)
+		return NULL;
+	size_t len = dh_infos[alg].len;
+	OSSL_PARAM params[3];
+	size_t n = 0;
+	if (priv != NULL)
+		params[n++] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY,
+		                                                (void *)priv, len);
+	if (pub != NULL)
+		params[n++] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+		                                                (void *)pub, len);
+	params[n] = OSSL_PARAM_construct_end();
+	EVP_PKEY *key = NULL;
+	if (EVP_PKEY_fromdata(dh_fromdata[alg], &key,
+	                      priv != NULL ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		EVP_PKEY_free(key);
+		key = NULL;
 		ERR_clear_error();
 	}
+	return key;
+}
+
+/*
+ * Wrap pkey (ownership passes, freed on failure) in a new handle whose
+ * public key is pub, or read from pkey when pub is NULL.
+ */
+static lull_err dh_key_wrap(crypto_dh_alg alg, EVP_PKEY *pkey, bool has_priv, const uint8_t *pub,
+                            crypto_dh_key **out)
+{
+	*out = NULL;
+	if (pkey == NULL)
+		return LULL_ERR_CRYPTO;
+	size_t len = dh_infos[alg].len, got = len;
+	crypto_dh_key *k = OPENSSL_zalloc(sizeof(*k));
+	lull_err err = LULL_ERR_NOMEM;
+	if (k == NULL)
+		goto fail;
+	atomic_init(&k->refs, 1);
+	k->alg = alg;
+	k->pkey = pkey;
+	err = LULL_ERR_CRYPTO;
+	if (pub != NULL)
+		memcpy(k->pub, pub, len);
+	else if (EVP_PKEY_get_raw_public_key(pkey, k->pub, &got) != 1 || got != len)
+		goto fail;
+	if (has_priv) {
+		/* validate_peer is set per DH; nothing here depends on the peer. */
+		k->derive = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+		if (k->derive == NULL || EVP_PKEY_derive_init(k->derive) != 1)
+			goto fail;
+	}
+	*out = k;
+	return LULL_OK;
+fail:
+	if (k != NULL) {
+		EVP_PKEY_CTX_free(k->derive);
+		OPENSSL_free(k);
+	}
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
 	return err;
+}
+
+crypto_dh_key *crypto_dh_key_ref(crypto_dh_key *k)
+{
+	if (k != NULL)
+		atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
+	return k;
+}
+
+void crypto_dh_key_free(crypto_dh_key *k)
+{
+	if (k == NULL || atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	/* The provider cleanses the private key when its last reference (the
+	 * EVP_PKEY's or the derive context's) goes. */
+	EVP_PKEY_CTX_free(k->derive);
+	EVP_PKEY_free(k->pkey);
+	OPENSSL_free(k);
+}
+
+crypto_dh_alg crypto_dh_key_alg(const crypto_dh_key *k)
+{
+	return k->alg;
+}
+
+bool crypto_dh_key_has_private(const crypto_dh_key *k)
+{
+	return k != NULL && k->derive != NULL;
+}
+
+const uint8_t *crypto_dh_key_public(const crypto_dh_key *k)
+{
+	return k->pub;
+}
+
+lull_err crypto_dh_key_new(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
+                           crypto_dh_key **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL || out == NULL)
+		return LULL_ERR_INVALID_ARG;
+	return dh_key_wrap(alg, dh_import(alg, priv, pub), true, pub, out);
+}
+
+lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_dh_key **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if ((unsigned)alg >= N_DH_ALGS || pub == NULL || out == NULL)
+		return LULL_ERR_INVALID_ARG;
+	return dh_key_wrap(alg, dh_import(alg, NULL, pub), false, pub, out);
 }
 
 /* Test-only deterministic source; see crypto_set_random_source. */
@@ -178,12 +320,9 @@ void crypto_set_random_source(crypto_random_fn fn, void *ctx)
 	random_override_ctx = ctx;
 }
 
-lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
+/* A fresh private key into priv (len bytes), wiped on failure. */
+static lull_err dh_random_private(crypto_dh_alg alg, uint8_t *priv)
 {
-	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
-		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
-
 	/* A private key is any string of random bytes (RFC 7748 §5 clamps on
 	 * use).  RAND_priv_bytes: long-term secrets come from the DRBG that is
 	 * never used for public values such as nonces. */
@@ -198,9 +337,40 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
 		ERR_clear_error();
 		return LULL_ERR_RANDOM;
 	}
-	lull_err err = dh_public_of(alg, priv, pub);
-	if (err != LULL_OK)
-		crypto_wipe(priv, len);
+	return LULL_OK;
+}
+
+lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub, crypto_dh_key **out)
+{
+	if (out != NULL)
+		*out = NULL;
+	if ((unsigned)alg >= N_DH_ALGS || pub == NULL || out == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+
+	size_t len = dh_infos[alg].len;
+	uint8_t own[CRYPTO_DH_MAX_BYTES];
+	uint8_t *p = priv != NULL ? priv : own;
+	lull_err err = dh_random_private(alg, p);
+	if (err == LULL_OK)
+		err = dh_key_wrap(alg, dh_import(alg, p, NULL), true, NULL, out);
+	if (err == LULL_OK) {
+		memcpy(pub, (*out)->pub, len);
+	} else {
+		crypto_wipe(p, len);
+		crypto_wipe(pub, len);
+	}
+	crypto_wipe(own, sizeof(own));
+	return err;
+}
+
+lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
+{
+	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
+		return LULL_ERR_INVALID_ARG;
+	crypto_dh_key *k = NULL;
+	lull_err err = crypto_dh_key_generate(alg, priv, pub, &k);
+	crypto_dh_key_free(k);
 	return err;
 }
 
@@ -209,7 +379,19 @@ lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub)
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
 		return LULL_ERR_INVALID_ARG;
 	count_scalar_mult();
-	return dh_public_of(alg, priv, pub);
+	/* pub = priv * base point: OpenSSL computes it on import. */
+	size_t len = dh_infos[alg].len, got = len;
+	EVP_PKEY *pkey = dh_import(alg, priv, NULL);
+	lull_err err = LULL_ERR_CRYPTO;
+
+	if (pkey != NULL && EVP_PKEY_get_raw_public_key(pkey, pub, &got) == 1 && got == len)
+		err = LULL_OK;
+	EVP_PKEY_free(pkey);
+	if (err != LULL_OK) {
+		crypto_wipe(pub, len);
+		ERR_clear_error();
+	}
+	return err;
 }
 
 /*
@@ -224,23 +406,22 @@ static bool dh_failed_on_zero(void)
 	       ERR_GET_REASON(e) == PROV_R_FAILED_DURING_DERIVATION;
 }
 
-/* shared = DH(key, peer_pub); key is freed. */
-static lull_err dh_derive(crypto_dh_alg alg, EVP_PKEY *key, const uint8_t *peer_pub,
-                          uint8_t *shared)
+/* shared = DH(key, peer).  The one place every DH goes through.  Not
+ * counted: the callers count. */
+static lull_err dh_derive(const crypto_dh_key *key, const crypto_dh_key *peer, uint8_t *shared)
 {
-	const char *name = dh_infos[alg].name;
-	size_t len = dh_infos[alg].len, got = len;
-	EVP_PKEY *peer = EVP_PKEY_new_raw_public_key_ex(NULL, name, NULL, peer_pub, len);
+	size_t len = dh_infos[key->alg].len, got = len;
 	EVP_PKEY_CTX *ctx = NULL;
 	lull_err err = LULL_ERR_CRYPTO;
 
-	if (key == NULL || peer == NULL)
+	if (key->derive == NULL || peer->alg != key->alg) {
+		err = LULL_ERR_INVALID_ARG;
 		goto out;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	}
+	ctx = EVP_PKEY_CTX_dup(key->derive);
 	/* validate_peer = 0: the only property of a Montgomery u-coordinate
 	 * worth checking is the zero result, tested below for both curves. */
-	if (ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 ||
-	    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1)
+	if (ctx == NULL || EVP_PKEY_derive_set_peer_ex(ctx, peer->pkey, 0) != 1)
 		goto out;
 	if (EVP_PKEY_derive(ctx, shared, &got) != 1) {
 		if (dh_failed_on_zero())
@@ -253,13 +434,38 @@ static lull_err dh_derive(crypto_dh_alg alg, EVP_PKEY *key, const uint8_t *peer_
 	 * past this layer either. */
 	err = crypto_is_zero(shared, len) ? LULL_ERR_DH_ZERO : LULL_OK;
 out:
+	/* Frees the context's copy of the key exchange state (its
+	 * references on both keys). */
 	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(peer);
-	EVP_PKEY_free(key);
 	if (err != LULL_OK) {
 		crypto_wipe(shared, len);
 		ERR_clear_error();
 	}
+	return err;
+}
+
+lull_err crypto_dh_key_derive(const crypto_dh_key *key, const crypto_dh_key *peer, uint8_t *shared)
+{
+	if (key == NULL || peer == NULL || shared == NULL)
+		return LULL_ERR_INVALID_ARG;
+	count_scalar_mult();
+	return dh_derive(key, peer, shared);
+}
+
+/* shared = DH(own, peer_pub) for a key handle made just for this DH. */
+static lull_err dh_once(crypto_dh_alg alg, lull_err own_err, crypto_dh_key *own,
+                        const uint8_t *peer_pub, uint8_t *shared)
+{
+	crypto_dh_key *peer = NULL;
+	lull_err err = own_err;
+	if (err == LULL_OK)
+		err = crypto_dh_key_new_public(alg, peer_pub, &peer);
+	if (err == LULL_OK)
+		err = dh_derive(own, peer, shared);
+	else
+		crypto_wipe(shared, dh_infos[alg].len);
+	crypto_dh_key_free(peer);
+	crypto_dh_key_free(own);
 	return err;
 }
 
@@ -268,10 +474,11 @@ lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_p
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || peer_pub == NULL || shared == NULL)
 		return LULL_ERR_INVALID_ARG;
 	count_scalar_mult();
-	return dh_derive(alg,
-	                 EVP_PKEY_new_raw_private_key_ex(NULL, dh_infos[alg].name, NULL, priv,
-	                                                 dh_infos[alg].len),
-	                 peer_pub, shared);
+	crypto_dh_key *own = NULL;
+	/* Importing the private key alone makes OpenSSL derive its public half
+	 * as well: that is the second scalar multiplication crypto.h warns of. */
+	lull_err err = dh_key_wrap(alg, dh_import(alg, priv, NULL), true, NULL, &own);
+	return dh_once(alg, err, own, peer_pub, shared);
 }
 
 lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
@@ -281,19 +488,9 @@ lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t
 	    shared == NULL)
 		return LULL_ERR_INVALID_ARG;
 	count_scalar_mult();
-	size_t len = dh_infos[alg].len;
-	OSSL_PARAM params[] = {
-	        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)priv, len),
-	        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, len),
-	        OSSL_PARAM_construct_end(),
-	};
-	EVP_PKEY *key = NULL;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, dh_infos[alg].name, NULL);
-	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
-		key = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	return dh_derive(alg, key, peer_pub, shared);
+	crypto_dh_key *own = NULL;
+	lull_err err = crypto_dh_key_new(alg, priv, pub, &own);
+	return dh_once(alg, err, own, peer_pub, shared);
 }
 
 /* ---- AEAD -------------------------------------------------------------- */
@@ -547,6 +744,29 @@ lull_err crypto_hmac(crypto_hash_alg alg, const uint8_t *key, size_t key_len, co
 	return err;
 }
 
+/*
+ * One HMAC on ctx: keyed with key (NULL: re-initialised with the key it
+ * already holds, which the HMAC provider does by copying its saved inner
+ * state - no allocation, no re-hashing of the key), over a || b, into out.
+ */
+static bool hmac_on(EVP_MAC_CTX *ctx, const uint8_t *key, size_t key_len, const uint8_t *a,
+                    size_t a_len, const uint8_t *b, size_t b_len, uint8_t *out, size_t len)
+{
+	size_t got = 0;
+	return EVP_MAC_init(ctx, key, key_len, NULL) == 1 &&
+	       (a_len == 0 || EVP_MAC_update(ctx, a, a_len) == 1) &&
+	       (b_len == 0 || EVP_MAC_update(ctx, b, b_len) == 1) &&
+	       EVP_MAC_final(ctx, out, &got, len) == 1 && got == len;
+}
+
+/*
+ * The whole HKDF on one HMAC context: keyed with ck for the extract, with
+ * temp_key once for the first output, and re-initialised with that same
+ * key for the others.  Per call that is one context duplicated and freed
+ * instead of one per HMAC, and temp_key hashed into the HMAC pads once
+ * instead of per output.  The bytes are those of the formula in crypto.h
+ * (checked against RFC 5869 and the Noise vectors).
+ */
 lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm, size_t ikm_len,
                      unsigned n_outputs, uint8_t *out1, uint8_t *out2, uint8_t *out3)
 {
@@ -554,34 +774,42 @@ lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm,
 	    (ikm == NULL && ikm_len > 0) || out1 == NULL || out2 == NULL ||
 	    (n_outputs == 3 && out3 == NULL))
 		return LULL_ERR_INVALID_ARG;
+	algs_init();
+	if (hmac_templates[alg] == NULL)
+		return LULL_ERR_CRYPTO;
 
 	/* Everything is computed into locals and copied out at the end, so an
 	 * output may alias ck or ikm (MixKey writes the new ck over the old). */
 	size_t len = hash_infos[alg].len;
 	uint8_t temp_key[CRYPTO_HASH_MAX_BYTES];
 	uint8_t outs[3][CRYPTO_HASH_MAX_BYTES];
-	uint8_t block[CRYPTO_HASH_MAX_BYTES + 1]; /* output(i-1) || byte(i) */
-	lull_err err;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_templates[alg]);
+	lull_err err = ctx == NULL ? LULL_ERR_NOMEM : LULL_OK;
 
-	err = crypto_hmac(alg, ck, len, ikm, ikm_len, temp_key);
+	/* HMAC(ck, ikm); ck is never empty (HASHLEN bytes), so the NULL-key
+	 * reading of EVP_MAC_init cannot arise here. */
+	if (err == LULL_OK && !hmac_on(ctx, ck, len, ikm, ikm_len, NULL, 0, temp_key, len))
+		err = LULL_ERR_CRYPTO;
+	/* output(i) = HMAC(temp_key, output(i-1) || byte(i)), output(0) empty. */
 	for (unsigned i = 0; err == LULL_OK && i < n_outputs; i++) {
-		size_t block_len = 0;
-		if (i > 0) {
-			memcpy(block, outs[i - 1], len);
-			block_len = len;
-		}
-		block[block_len++] = (uint8_t)(i + 1);
-		err = crypto_hmac(alg, temp_key, len, block, block_len, outs[i]);
+		const uint8_t counter = (uint8_t)(i + 1);
+		if (!hmac_on(ctx, i == 0 ? temp_key : NULL, i == 0 ? len : 0,
+		             i == 0 ? NULL : outs[i - 1], i == 0 ? 0 : len, &counter, 1, outs[i],
+		             len))
+			err = LULL_ERR_CRYPTO;
 	}
 	if (err == LULL_OK) {
 		memcpy(out1, outs[0], len);
 		memcpy(out2, outs[1], len);
 		if (n_outputs == 3)
 			memcpy(out3, outs[2], len);
+	} else {
+		ERR_clear_error();
 	}
+	/* Frees and cleanses the keyed inner and outer states. */
+	EVP_MAC_CTX_free(ctx);
 	crypto_wipe(temp_key, sizeof(temp_key));
 	crypto_wipe(outs, sizeof(outs));
-	crypto_wipe(block, sizeof(block));
 	return err;
 }
 

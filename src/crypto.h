@@ -82,12 +82,70 @@ lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t
                            const uint8_t *peer_pub, uint8_t *shared);
 
 /*
- * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public and
- * crypto_dh, successful or not) made by this process, all threads.  Tests use
- * it to prove what a handshake costs: a server answering from a reused SRK
- * performs exactly 3 (ee, es, se) and no key generation.
+ * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public,
+ * crypto_dh, crypto_dh_keypair, crypto_dh_key_generate and
+ * crypto_dh_key_derive, successful or not) made by this process, all
+ * threads.  Importing a key (crypto_dh_key_new, crypto_dh_key_new_public)
+ * is not one.  Tests use it to prove what a handshake costs: a server
+ * answering from a reused SRK performs exactly 3 (ee, es, se) and no key
+ * generation.
  */
 uint64_t crypto_dh_count(void);
+
+/* ---- DH keys as handles ------------------------------------------------ */
+
+/*
+ * A DH key imported into the library once and used for many DHs: a key pair
+ * that lives longer than one DH (the server's static key, an SRK, a
+ * handshake's ephemeral) or a peer's public key used in two DHs.  Each
+ * crypto_dh_keypair call imports the pair, imports the peer key and looks
+ * the algorithms up by name; with handles a DH is the scalar multiplication
+ * and little else.  Opaque: it holds OpenSSL objects, and no layer above
+ * this file includes an OpenSSL header.
+ *
+ * Ownership: every function below that hands out a handle hands out one
+ * reference; crypto_dh_key_ref takes another, crypto_dh_key_free drops one
+ * (NULL is a no-op).  The key material lives in OpenSSL's memory and is
+ * cleansed when the last reference is dropped - not before: whoever must
+ * bound a private key's lifetime must bound the lifetime of every reference
+ * to it.  A handle never changes once made and the count is atomic, so
+ * references may be held and used by several owners and threads at once.
+ * On failure *out is NULL.
+ */
+typedef struct crypto_dh_key crypto_dh_key;
+
+/* The key pair priv/pub (pub is trusted to be priv's public key, as by
+ * crypto_dh_keypair).  No scalar multiplication. */
+lull_err crypto_dh_key_new(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
+                           crypto_dh_key **out);
+
+/* A peer's public key, for DHs against it.  No scalar multiplication. */
+lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_dh_key **out);
+
+/*
+ * crypto_dh_generate keeping the key it made: a fresh pair, its public key
+ * in pub and its private key in priv, or only inside the handle when priv is
+ * NULL.  One scalar multiplication (and the same random source).
+ */
+lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub,
+                                crypto_dh_key **out);
+
+crypto_dh_key *crypto_dh_key_ref(crypto_dh_key *k);
+void crypto_dh_key_free(crypto_dh_key *k);
+
+crypto_dh_alg crypto_dh_key_alg(const crypto_dh_key *k);
+bool crypto_dh_key_has_private(const crypto_dh_key *k);
+/* The key's public half, crypto_dh_len bytes. */
+const uint8_t *crypto_dh_key_public(const crypto_dh_key *k);
+
+/*
+ * shared = DH(key, peer), exactly as crypto_dh: LULL_ERR_DH_ZERO on an
+ * all-zero result (low-order peer key), shared wiped on every failure, one
+ * scalar multiplication counted.  key must hold a private key
+ * (LULL_ERR_INVALID_ARG otherwise) and peer be of the same algorithm; peer
+ * may hold a private key too (only its public half is used).
+ */
+lull_err crypto_dh_key_derive(const crypto_dh_key *key, const crypto_dh_key *peer, uint8_t *shared);
 
 /* ---- AEAD -------------------------------------------------------------- */
 

@@ -544,6 +544,16 @@ static unsigned count_psk_tokens(const noise_handshake *hs)
 	return n;
 }
 
+/* Drop every DH key handle (the remote ones only hold public keys). */
+static void release_dh_keys(noise_handshake *hs)
+{
+	crypto_dh_key_free(hs->s_key);
+	crypto_dh_key_free(hs->e_key);
+	crypto_dh_key_free(hs->rs_key);
+	crypto_dh_key_free(hs->re_key);
+	hs->s_key = hs->e_key = hs->rs_key = hs->re_key = NULL;
+}
+
 /* Wipe everything secret the handshake holds except the split ciphers. */
 static void wipe_handshake_secrets(noise_handshake *hs)
 {
@@ -552,7 +562,14 @@ static void wipe_handshake_secrets(noise_handshake *hs)
 	crypto_wipe(hs->s_priv, sizeof(hs->s_priv));
 	crypto_wipe(hs->e_priv, sizeof(hs->e_priv));
 	crypto_wipe(hs->psks, sizeof(hs->psks));
+	release_dh_keys(hs);
 	hs->has_s = hs->has_e = false;
+}
+
+/* A local key handle hs can use: its curve, with a private key. */
+static bool key_fits(const noise_handshake *hs, const crypto_dh_key *key)
+{
+	return crypto_dh_key_has_private(key) && crypto_dh_key_alg(key) == hs->dh;
 }
 
 /* Poison hs: the only way out of a failed call. */
@@ -598,14 +615,23 @@ lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params 
 	bool need_rs = ((initiator ? proto.pattern->pre_responder : proto.pattern->pre_initiator) &
 	                PRE_S) != 0;
 	unsigned need_psks = count_psk_tokens(hs);
-	if ((need_s && p->static_priv == NULL) || (need_rs && p->remote_static == NULL) ||
+	if ((need_s && p->static_priv == NULL && p->static_key == NULL) ||
+	    (need_rs && p->remote_static == NULL) ||
 	    (p->psk_count < need_psks && p->psk_lookup == NULL))
 		return fail(hs, LULL_ERR_MISSING_KEY);
 	/* Surplus PSKs mean caller and pattern disagree about the protocol. */
 	if (p->psk_count > need_psks)
 		return fail(hs, LULL_ERR_INVALID_ARG);
+	if (need_s && p->static_key != NULL && !key_fits(hs, p->static_key))
+		return fail(hs, LULL_ERR_INVALID_ARG);
 
-	if (need_s) {
+	if (need_s && p->static_key != NULL) {
+		hs->s_key = crypto_dh_key_ref(p->static_key);
+		memcpy(hs->s_pub,
+		       p->static_pub != NULL ? p->static_pub : crypto_dh_key_public(hs->s_key),
+		       hs->dh_len);
+		hs->has_s = true;
+	} else if (need_s) {
 		memcpy(hs->s_priv, p->static_priv, hs->dh_len);
 		if (p->static_pub != NULL)
 			memcpy(hs->s_pub, p->static_pub, hs->dh_len);
@@ -649,6 +675,8 @@ lull_err noise_handshake_set_ephemeral(noise_handshake *hs, const uint8_t *priv,
 		return fail(hs, LULL_ERR_INVALID_ARG);
 	if (hs->e_sent)
 		return fail(hs, LULL_ERR_STATE);
+	crypto_dh_key_free(hs->e_key);
+	hs->e_key = NULL;
 	memcpy(hs->e_priv, priv, hs->dh_len);
 	if (pub != NULL) {
 		memcpy(hs->e_pub, pub, hs->dh_len);
@@ -657,6 +685,24 @@ lull_err noise_handshake_set_ephemeral(noise_handshake *hs, const uint8_t *priv,
 		if (err != LULL_OK)
 			return fail(hs, err);
 	}
+	hs->has_e = true;
+	return LULL_OK;
+}
+
+lull_err noise_handshake_set_ephemeral_key(noise_handshake *hs, crypto_dh_key *key)
+{
+	if (hs->status == NOISE_HS_DONE)
+		return LULL_ERR_HANDSHAKE_DONE;
+	if (hs->status != NOISE_HS_IN_PROGRESS)
+		return LULL_ERR_STATE;
+	if (key == NULL || !key_fits(hs, key))
+		return fail(hs, LULL_ERR_INVALID_ARG);
+	if (hs->e_sent)
+		return fail(hs, LULL_ERR_STATE);
+	crypto_wipe(hs->e_priv, sizeof(hs->e_priv));
+	crypto_dh_key_free(hs->e_key);
+	hs->e_key = crypto_dh_key_ref(key);
+	memcpy(hs->e_pub, crypto_dh_key_public(key), hs->dh_len);
 	hs->has_e = true;
 	return LULL_OK;
 }
@@ -690,16 +736,52 @@ static size_t token_bytes(const noise_handshake *hs, bool *payload_keyed)
 	return len;
 }
 
-/* MixKey(DH(priv, pub)), the DH output wiped whatever happens.  own_pub is
- * priv's public key: with it the DH costs one scalar multiplication, not
- * two (see crypto_dh_keypair). */
-static lull_err mix_dh(noise_handshake *hs, bool have_priv, const uint8_t *priv,
-                       const uint8_t *own_pub, bool have_pub, const uint8_t *pub)
+/*
+ * The handle for a local key (ephemeral or static): the one given or
+ * generated, else the raw pair imported now - once, and its raw private
+ * bytes wiped, since every later DH uses the handle.
+ */
+static lull_err local_key(noise_handshake *hs, bool eph, crypto_dh_key **out)
 {
-	if (!have_priv || !have_pub)
+	crypto_dh_key **slot = eph ? &hs->e_key : &hs->s_key;
+	uint8_t *priv = eph ? hs->e_priv : hs->s_priv;
+	if (*slot == NULL) {
+		lull_err err = crypto_dh_key_new(hs->dh, priv, eph ? hs->e_pub : hs->s_pub, slot);
+		if (err != LULL_OK)
+			return err;
+		crypto_wipe(priv, NOISE_MAX_DH_BYTES);
+	}
+	*out = *slot;
+	return LULL_OK;
+}
+
+/* The handle for a remote public key, imported on its first DH: the
+ * responder's re serves ee and es, so it is imported once for both. */
+static lull_err remote_key(noise_handshake *hs, bool eph, crypto_dh_key **out)
+{
+	crypto_dh_key **slot = eph ? &hs->re_key : &hs->rs_key;
+	if (*slot == NULL) {
+		lull_err err = crypto_dh_key_new_public(hs->dh, eph ? hs->re : hs->rs, slot);
+		if (err != LULL_OK)
+			return err;
+	}
+	*out = *slot;
+	return LULL_OK;
+}
+
+/* MixKey(DH(local, remote)), the DH output wiped whatever happens.  One
+ * scalar multiplication: the local handle holds its public half. */
+static lull_err mix_dh(noise_handshake *hs, bool local_eph, bool remote_eph)
+{
+	if (!(local_eph ? hs->has_e : hs->has_s) || !(remote_eph ? hs->has_re : hs->has_rs))
 		return LULL_ERR_MISSING_KEY;
+	crypto_dh_key *own = NULL, *peer = NULL;
 	uint8_t shared[NOISE_MAX_DH_BYTES];
-	lull_err err = crypto_dh_keypair(hs->dh, priv, own_pub, pub, shared);
+	lull_err err = local_key(hs, local_eph, &own);
+	if (err == LULL_OK)
+		err = remote_key(hs, remote_eph, &peer);
+	if (err == LULL_OK)
+		err = crypto_dh_key_derive(own, peer, shared);
 	if (err == LULL_OK)
 		err = noise_symmetric_mix_key(&hs->ss, shared, hs->dh_len);
 	crypto_wipe(shared, sizeof(shared));
@@ -712,17 +794,13 @@ static lull_err process_key_token(noise_handshake *hs, uint8_t tok)
 	bool initiator = hs->role == NOISE_INITIATOR;
 	switch (tok) {
 	case TOK_EE:
-		return mix_dh(hs, hs->has_e, hs->e_priv, hs->e_pub, hs->has_re, hs->re);
+		return mix_dh(hs, true, true);
 	case TOK_SS:
-		return mix_dh(hs, hs->has_s, hs->s_priv, hs->s_pub, hs->has_rs, hs->rs);
+		return mix_dh(hs, false, false);
 	case TOK_ES:
-		if (initiator)
-			return mix_dh(hs, hs->has_e, hs->e_priv, hs->e_pub, hs->has_rs, hs->rs);
-		return mix_dh(hs, hs->has_s, hs->s_priv, hs->s_pub, hs->has_re, hs->re);
+		return initiator ? mix_dh(hs, true, false) : mix_dh(hs, false, true);
 	case TOK_SE:
-		if (initiator)
-			return mix_dh(hs, hs->has_s, hs->s_priv, hs->s_pub, hs->has_re, hs->re);
-		return mix_dh(hs, hs->has_e, hs->e_priv, hs->e_pub, hs->has_rs, hs->rs);
+		return initiator ? mix_dh(hs, false, true) : mix_dh(hs, true, false);
 	case TOK_PSK: {
 		if (hs->psk_next < hs->psk_count)
 			return noise_symmetric_mix_key_and_hash(&hs->ss, hs->psks[hs->psk_next++],
@@ -756,9 +834,9 @@ static lull_err finish_if_last(noise_handshake *hs)
 	hs->message_index++;
 	if (hs->message_index < hs->message_count)
 		return LULL_OK;
-	lull_err err = noise_symmetric_split(&hs->ss, &hs->c1, &hs->c2);
-	if (err == LULL_OK)
-		err = noise_symmetric_split_raw(&hs->ss, hs->split_k1, hs->split_k2);
+	/* Split()'s keys only: noise_handshake_split keys the CipherStates if
+	 * and when it is called (lull takes the raw keys alone). */
+	lull_err err = noise_symmetric_split_raw(&hs->ss, hs->split_k1, hs->split_k2);
 	if (err != LULL_OK)
 		return err;
 	wipe_handshake_secrets(hs);
@@ -789,7 +867,8 @@ static lull_err write_tokens(noise_handshake *hs, const uint8_t *payload, size_t
 		switch (tok) {
 		case TOK_E:
 			if (!hs->has_e) {
-				err = crypto_dh_generate(hs->dh, hs->e_priv, hs->e_pub);
+				/* The private key stays inside the handle. */
+				err = crypto_dh_key_generate(hs->dh, NULL, hs->e_pub, &hs->e_key);
 				if (err != LULL_OK)
 					break;
 				hs->has_e = true;
@@ -969,13 +1048,33 @@ lull_err noise_handshake_get_hash(const noise_handshake *hs, uint8_t *out, size_
 	return LULL_OK;
 }
 
+/* The Split() keys go once nobody can ask for them again. */
+static void wipe_split_keys_if_taken(noise_handshake *hs)
+{
+	if (hs->split_taken && hs->split_raw_taken) {
+		crypto_wipe(hs->split_k1, sizeof(hs->split_k1));
+		crypto_wipe(hs->split_k2, sizeof(hs->split_k2));
+	}
+}
+
 lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_cipher *c2)
 {
 	if (hs->status != NOISE_HS_DONE || hs->split_taken)
 		return LULL_ERR_STATE;
+	lull_err err = noise_cipher_initialize_key(&hs->c1, hs->split_k1);
+	if (err == LULL_OK)
+		err = noise_cipher_initialize_key(&hs->c2, hs->split_k2);
+	if (err != LULL_OK) {
+		noise_cipher_destroy(&hs->c1);
+		noise_cipher_destroy(&hs->c2);
+		noise_cipher_init_empty(c1, hs->c1.alg);
+		noise_cipher_init_empty(c2, hs->c2.alg);
+		return err;
+	}
 	noise_cipher_move(c1, &hs->c1);
 	noise_cipher_move(c2, &hs->c2);
 	hs->split_taken = true;
+	wipe_split_keys_if_taken(hs);
 	return LULL_OK;
 }
 
@@ -993,14 +1092,14 @@ lull_err noise_handshake_split_raw(noise_handshake *hs, uint8_t k1[NOISE_KEY_BYT
 		return LULL_ERR_STATE;
 	memcpy(k1, hs->split_k1, NOISE_KEY_BYTES);
 	memcpy(k2, hs->split_k2, NOISE_KEY_BYTES);
-	crypto_wipe(hs->split_k1, sizeof(hs->split_k1));
-	crypto_wipe(hs->split_k2, sizeof(hs->split_k2));
 	hs->split_raw_taken = true;
+	wipe_split_keys_if_taken(hs);
 	return LULL_OK;
 }
 
 void noise_handshake_destroy(noise_handshake *hs)
 {
+	release_dh_keys(hs);
 	noise_symmetric_destroy(&hs->ss);
 	noise_cipher_destroy(&hs->c1);
 	noise_cipher_destroy(&hs->c2);

@@ -9,7 +9,17 @@
  *
  * Invariants:
  *  - No allocation: every state is a fixed-size struct, sized for 56-byte DH
- *    keys and 64-byte hashes.  All crypto goes through crypto.h.
+ *    keys and 64-byte hashes.  All crypto goes through crypto.h; the crypto
+ *    objects a state holds (AEAD contexts, DH key handles) are crypto.h's,
+ *    released by the wipes below and by destroy.
+ *  - Every DH goes through crypto.h key handles (crypto_dh_key).  A local
+ *    key given as a handle (static_key, noise_handshake_set_ephemeral_key)
+ *    or generated at the 'e' token is used as it is, and its private bytes
+ *    never enter the state; one given as raw bytes is imported on its first
+ *    DH and its raw private bytes wiped then.  Each remote key is imported
+ *    once, on its first DH.  The state holds one reference on each handle
+ *    and drops it when the handshake finishes, fails or is destroyed, so a
+ *    caller that must bound a key's life (the SRK pool) can count on it.
  *  - A CipherState installs its key into a crypto_aead once (InitializeKey,
  *    MixKey, Rekey); encrypting or decrypting only sets the nonce.  The key
  *    bytes themselves are not kept outside the AEAD context.
@@ -21,8 +31,11 @@
  *    leaves the finished state alone.
  *  - When the handshake finishes, everything it no longer needs (ck, the
  *    local key pairs, the PSKs, the handshake cipher) is wiped; only h, the
- *    remote public keys and the two split CipherStates remain until taken or
- *    destroyed.
+ *    remote public keys and the two Split() keys remain until taken or
+ *    destroyed.  The keys are kept as bytes and put into AEAD contexts only
+ *    when noise_handshake_split asks for CipherStates (lull itself only
+ *    takes the raw keys), so they are wiped once both the CipherStates and
+ *    the raw keys have been taken.
  *  - Handshake and transport messages never exceed NOISE_MAX_MESSAGE_BYTES.
  */
 #ifndef LULL_NOISE_H
@@ -148,8 +161,13 @@ typedef struct noise_handshake_params {
 	noise_role role;
 	const uint8_t *prologue; /* may be NULL when prologue_len is 0 */
 	size_t prologue_len;
-	const uint8_t *static_priv;   /* local static key pair, or NULL */
-	const uint8_t *static_pub;    /* trusted to match; NULL: derived (one scalar mult) */
+	const uint8_t *static_priv; /* local static key pair, or NULL */
+	const uint8_t *static_pub;  /* trusted to match; NULL: derived (one scalar mult) */
+	/* The local static key pair as a handle, or NULL.  When given it is
+	 * used instead of static_priv (which may then be NULL) and a reference
+	 * is held until the handshake ends; NULL static_pub is then read from
+	 * it (no scalar mult).  Wrong curve or no private key: INVALID_ARG. */
+	crypto_dh_key *static_key;
 	const uint8_t *remote_static; /* peer's static public key for a pre-message */
 	const uint8_t *psks;          /* psk_count * NOISE_PSK_BYTES bytes */
 	size_t psk_count;             /* psk tokens take them in order of appearance */
@@ -174,7 +192,9 @@ typedef enum noise_handshake_status {
 
 typedef struct noise_handshake {
 	noise_symmetric ss;
-	noise_cipher c1, c2; /* Split() results: initiator->responder, responder->initiator */
+	/* Split() CipherStates (initiator->responder, responder->initiator),
+	 * keyed by noise_handshake_split from split_k1/split_k2. */
+	noise_cipher c1, c2;
 
 	noise_handshake_status status;
 	noise_role role;
@@ -182,13 +202,17 @@ typedef struct noise_handshake {
 	size_t dh_len;
 	bool psk_mode; /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
 	bool split_taken, split_raw_taken;
-	/* Raw Split() keys for noise_handshake_split_raw, wiped when taken. */
+	/* The Split() keys, wiped once both split and split_raw took them. */
 	uint8_t split_k1[NOISE_KEY_BYTES], split_k2[NOISE_KEY_BYTES];
 
+	/* A local private key is in s_priv/e_priv only while it came as raw
+	 * bytes and has not been imported into s_key/e_key yet. */
 	uint8_t s_priv[NOISE_MAX_DH_BYTES], s_pub[NOISE_MAX_DH_BYTES];
 	uint8_t e_priv[NOISE_MAX_DH_BYTES], e_pub[NOISE_MAX_DH_BYTES];
 	uint8_t rs[NOISE_MAX_DH_BYTES], re[NOISE_MAX_DH_BYTES];
 	bool has_s, has_e, has_rs, has_re;
+	/* DH key handles, one reference each, NULL until made (see the top). */
+	crypto_dh_key *s_key, *e_key, *rs_key, *re_key;
 	bool e_sent; /* our 'e' went out: set_ephemeral is too late */
 
 	uint8_t psks[NOISE_MAX_PSKS][NOISE_PSK_BYTES];
@@ -220,6 +244,15 @@ lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params 
  */
 lull_err noise_handshake_set_ephemeral(noise_handshake *hs, const uint8_t *priv,
                                        const uint8_t *pub);
+
+/*
+ * The same with the key pair as a handle (a server answering from its SRK
+ * pool): no scalar multiplication, no copy of the private key.  hs takes a
+ * reference of its own (the caller keeps its own) and drops it when the
+ * handshake finishes, fails or is destroyed.  LULL_ERR_INVALID_ARG for a
+ * handle of another curve or without a private key.
+ */
+lull_err noise_handshake_set_ephemeral_key(noise_handshake *hs, crypto_dh_key *key);
 
 /*
  * WriteMessage(payload): out receives the whole handshake message.
@@ -262,7 +295,8 @@ lull_err noise_handshake_get_hash(const noise_handshake *hs, uint8_t *out, size_
 /*
  * Move the Split() CipherStates out: c1 encrypts initiator->responder, c2
  * responder->initiator.  Once only; LULL_ERR_STATE before the handshake is
- * done or when already taken.
+ * done or when already taken; crypto.h's error (and nothing taken, c1 and
+ * c2 empty) if an AEAD context cannot be made.
  */
 lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_cipher *c2);
 

@@ -32,8 +32,10 @@ lull_err lull_server_new(lull_server **out, const lull_config *cfg, const lull_k
 	srv->key = *key;
 	srv->on_event = on_event;
 	srv->user = user;
-	err = srk_pool_init(&srv->pool, cfg->srk_interval_ms, cfg->srk_lifetime_ms, cfg->srk_keep,
-	                    on_event, user);
+	err = crypto_dh_key_new(CRYPTO_DH_25519, key->priv, key->pub, &srv->static_key);
+	if (err == LULL_OK)
+		err = srk_pool_init(&srv->pool, cfg->srk_interval_ms, cfg->srk_lifetime_ms,
+		                    cfg->srk_keep, on_event, user);
 	if (err != LULL_OK) {
 		lull_server_free(srv);
 		return err;
@@ -57,6 +59,7 @@ void lull_server_free(lull_server *srv)
 	lull_server_clear_authorized(srv);
 	free(srv->clients);
 	srk_pool_destroy(&srv->pool);
+	crypto_dh_key_free(srv->static_key);
 	crypto_wipe(srv, sizeof(*srv));
 	free(srv);
 }
@@ -123,12 +126,12 @@ lull_err lull_server_authorize(lull_server *srv, const uint8_t pub[LULL_KEY_BYTE
 }
 
 lull_err server_answer_key(lull_server *srv, uint64_t now_ms,
-                           const uint8_t client_e[LULL_KEY_BYTES], uint8_t priv[LULL_KEY_BYTES],
-                           uint8_t pub[LULL_KEY_BYTES])
+                           const uint8_t client_e[LULL_KEY_BYTES], crypto_dh_key **key)
 {
+	uint8_t pub[LULL_KEY_BYTES]; /* the handle has it too */
 	if (srv->cfg.srk_pool_disabled)
-		return crypto_dh_generate(CRYPTO_DH_25519, priv, pub);
-	return srk_pool_acquire(&srv->pool, now_ms, client_e, priv, pub, NULL);
+		return crypto_dh_key_generate(CRYPTO_DH_25519, NULL, pub, key);
+	return srk_pool_acquire_key(&srv->pool, now_ms, client_e, key, NULL);
 }
 
 uint64_t lull_server_tick(lull_server *srv, uint64_t now_ms)

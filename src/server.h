@@ -5,6 +5,7 @@
 #ifndef LULL_SERVER_H
 #define LULL_SERVER_H
 
+#include "crypto.h"
 #include "lull.h"
 #include "srk_pool.h"
 
@@ -17,6 +18,9 @@ typedef struct authorized_client {
 struct lull_server {
 	lull_config cfg;
 	lull_keypair key;
+	/* key as a handle, built once: every handshake's es uses it.  One
+	 * reference, dropped by lull_server_free; a handshake holds its own. */
+	crypto_dh_key *static_key;
 	srk_pool pool;
 	lull_event_fn on_event;
 	void *user;
@@ -31,11 +35,12 @@ const authorized_client *server_find_client(const lull_server *srv,
 
 /*
  * The ephemeral key pair to answer a message 1 carrying client_e with: the
- * interval's SRK, or with srk_pool_disabled a fresh key pair.  The caller
- * wipes priv.  LULL_ERR_REPLAY / LULL_ERR_SRK_POOL_FULL from the pool.
+ * interval's SRK, or with srk_pool_disabled a fresh key pair, as a handle:
+ * one reference for the caller to free, the private key never copied out.
+ * LULL_ERR_REPLAY / LULL_ERR_SRK_POOL_FULL from the pool; *key is NULL on
+ * every failure.
  */
 lull_err server_answer_key(lull_server *srv, uint64_t now_ms,
-                           const uint8_t client_e[LULL_KEY_BYTES], uint8_t priv[LULL_KEY_BYTES],
-                           uint8_t pub[LULL_KEY_BYTES]);
+                           const uint8_t client_e[LULL_KEY_BYTES], crypto_dh_key **key);
 
 #endif /* LULL_SERVER_H */

@@ -204,9 +204,11 @@ static lull_err replay_seen_elsewhere(const srk_pool *p, const srk_slot *except,
 
 /* ---- Slots ------------------------------------------------------------ */
 
-/* Wipe a slot back to all zeros: key pair, seed, replay set. */
+/* Wipe a slot back to all zeros: key pair, seed, replay set; drop the
+ * pool's reference on the key handle. */
 static void slot_clear(srk_slot *s)
 {
+	crypto_dh_key_free(s->key);
 	crypto_wipe(s->priv, sizeof(s->priv));
 	crypto_wipe(s->seed, sizeof(s->seed));
 	free(s->replay_keys);
@@ -216,7 +218,7 @@ static void slot_clear(srk_slot *s)
 
 static lull_err slot_create(srk_slot *s, uint64_t interval)
 {
-	lull_err err = crypto_dh_generate(CRYPTO_DH_25519, s->priv, s->pub);
+	lull_err err = crypto_dh_key_generate(CRYPTO_DH_25519, s->priv, s->pub, &s->key);
 	if (err == LULL_OK)
 		err = crypto_random(s->seed, sizeof(s->seed));
 	if (err != LULL_OK) {
@@ -312,18 +314,11 @@ void srk_pool_expire(srk_pool *p, uint64_t now_ms)
  * Beyond the header's two refusals: LULL_ERR_STATE for an uninitialised pool
  * or a slot taken by another interval, LULL_ERR_NOMEM when the replay set
  * cannot grow, and crypto.h's codes when key generation or hashing fails.
- * On every failure priv and pub are left zeroed.
+ * On success *slot is the live slot whose SRK answers client_e.
  */
-lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
-                          uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
-                          uint64_t *interval)
+static lull_err acquire_slot(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
+                             srk_slot **slot, uint64_t *interval)
 {
-	if (p == NULL || client_e == NULL || priv == NULL || pub == NULL)
-		return LULL_ERR_INVALID_ARG;
-	/* Until the key pair is copied out, the caller's buffers hold nothing
-	 * it could mistake for a key. */
-	crypto_wipe(priv, SRK_KEY_BYTES);
-	memset(pub, 0, SRK_KEY_BYTES);
 	if (p->slots == NULL)
 		return LULL_ERR_STATE;
 
@@ -355,10 +350,45 @@ lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[S
 	if (err != LULL_OK)
 		return err;
 
-	memcpy(priv, s->priv, SRK_KEY_BYTES);
-	memcpy(pub, s->pub, SRK_KEY_BYTES);
+	*slot = s;
 	if (interval != NULL)
 		*interval = now_interval;
+	return LULL_OK;
+}
+
+/* On every failure priv and pub are left zeroed. */
+lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
+                          uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
+                          uint64_t *interval)
+{
+	if (p == NULL || client_e == NULL || priv == NULL || pub == NULL)
+		return LULL_ERR_INVALID_ARG;
+	/* Until the key pair is copied out, the caller's buffers hold nothing
+	 * it could mistake for a key. */
+	crypto_wipe(priv, SRK_KEY_BYTES);
+	memset(pub, 0, SRK_KEY_BYTES);
+	srk_slot *s = NULL;
+	lull_err err = acquire_slot(p, now_ms, client_e, &s, interval);
+	if (err != LULL_OK)
+		return err;
+	memcpy(priv, s->priv, SRK_KEY_BYTES);
+	memcpy(pub, s->pub, SRK_KEY_BYTES);
+	return LULL_OK;
+}
+
+/* On every failure *key is NULL. */
+lull_err srk_pool_acquire_key(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
+                              crypto_dh_key **key, uint64_t *interval)
+{
+	if (key != NULL)
+		*key = NULL;
+	if (p == NULL || client_e == NULL || key == NULL)
+		return LULL_ERR_INVALID_ARG;
+	srk_slot *s = NULL;
+	lull_err err = acquire_slot(p, now_ms, client_e, &s, interval);
+	if (err != LULL_OK)
+		return err;
+	*key = crypto_dh_key_ref(s->key);
 	return LULL_OK;
 }
 

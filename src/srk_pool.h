@@ -15,6 +15,16 @@
  *    millisecond later provided srk_pool_expire is called at the deadline
  *    srk_pool_next_deadline reports.  This bounds the server's forward
  *    secrecy window.
+ *  - The SRK also lives as a crypto_dh_key handle, built when it is
+ *    generated, so no handshake re-imports it.  The pool's reference is
+ *    dropped at the same deadline.  A handshake answered with the SRK holds
+ *    a reference of its own (srk_pool_acquire_key) until it finishes, fails
+ *    or is destroyed - exactly as long as it held a copy of the private key
+ *    before handles existed - and OpenSSL cleanses the key when the last
+ *    reference goes.  Such a handshake started in interval i must end
+ *    within srk_lifetime (the handshake timeout), i.e. by (i + 1) * interval
+ *    + lifetime <= erase_at(i): so while connections are ticked at their
+ *    deadlines, no copy of the key outlives erase_at(i).
  *  - No two handshakes share (client ephemeral, SRK): each slot keeps a replay
  *    set of the client ephemerals it answered; a repeat is refused.  The set
  *    is keyed by a per-slot random seed so an attacker choosing ephemerals
@@ -29,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "lull.h"
 
 #define SRK_KEY_BYTES         32
@@ -45,6 +56,7 @@ typedef struct srk_slot {
 	uint64_t interval; /* meaningful only while live */
 	uint8_t priv[SRK_KEY_BYTES];
 	uint8_t pub[SRK_KEY_BYTES];
+	crypto_dh_key *key; /* the pool's reference on priv/pub as a handle */
 	/* Replay set: open addressing, linear probing, load factor <= 1/2. */
 	uint8_t seed[SRK_REPLAY_SEED_BYTES];
 	uint8_t (*replay_keys)[SRK_KEY_BYTES];
@@ -90,6 +102,15 @@ void srk_pool_destroy(srk_pool *p);
 lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
                           uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
                           uint64_t *interval);
+
+/*
+ * The same, handing out the SRK as a handle instead of a copy of its key
+ * pair: *key is a new reference (the caller frees it, typically right after
+ * noise_handshake_set_ephemeral_key took its own), NULL on every failure;
+ * crypto_dh_key_public gives the public key.  Errors as srk_pool_acquire.
+ */
+lull_err srk_pool_acquire_key(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
+                              crypto_dh_key **key, uint64_t *interval);
 
 /* Erase every slot whose erase time is <= now_ms (event SRK_ERASED each). */
 void srk_pool_expire(srk_pool *p, uint64_t now_ms);

@@ -600,6 +600,338 @@ static void test_server_dh_count(void)
 	noise_handshake_destroy(&pr.resp);
 }
 
+/* Split() as CipherStates and as raw keys, taken in either order, agree;
+ * the keys are wiped once both are taken, and not before. */
+static void test_split_both_ways(void)
+{
+	for (int order = 0; order < 2; order++) {
+		struct pair pr;
+		pair_new(&pr, XX_PSK3_AESGCM);
+		CHECK_OK(exchange(&pr.init, &pr.resp, ""));
+		CHECK_OK(exchange(&pr.resp, &pr.init, ""));
+		CHECK_OK(exchange(&pr.init, &pr.resp, ""));
+		uint8_t k1[NOISE_KEY_BYTES], k2[NOISE_KEY_BYTES];
+		noise_cipher c1, c2, r1, r2;
+		noise_cipher_init_empty(&c1, CRYPTO_AEAD_AESGCM);
+		noise_cipher_init_empty(&c2, CRYPTO_AEAD_AESGCM);
+		if (order == 0) {
+			CHECK_OK(noise_handshake_split_raw(&pr.init, k1, k2));
+			CHECK(!crypto_is_zero(pr.init.split_k1, NOISE_KEY_BYTES));
+			CHECK_OK(noise_handshake_split(&pr.init, &c1, &c2));
+		} else {
+			CHECK_OK(noise_handshake_split(&pr.init, &c1, &c2));
+			CHECK(!crypto_is_zero(pr.init.split_k2, NOISE_KEY_BYTES));
+			CHECK_OK(noise_handshake_split_raw(&pr.init, k1, k2));
+		}
+		CHECK(crypto_is_zero(pr.init.split_k1, NOISE_KEY_BYTES) &&
+		      crypto_is_zero(pr.init.split_k2, NOISE_KEY_BYTES));
+		CHECK_ERR(noise_handshake_split_raw(&pr.init, k1, k2), LULL_ERR_STATE);
+		CHECK_ERR(noise_handshake_split(&pr.init, &r1, &r2), LULL_ERR_STATE);
+		/* CipherStates keyed from the raw keys seal the same bytes. */
+		noise_cipher_init_empty(&r1, CRYPTO_AEAD_AESGCM);
+		noise_cipher_init_empty(&r2, CRYPTO_AEAD_AESGCM);
+		CHECK_OK(noise_cipher_initialize_key(&r1, k1));
+		CHECK_OK(noise_cipher_initialize_key(&r2, k2));
+		uint8_t a[32], b[32];
+		size_t al, bl;
+		CHECK_OK(noise_cipher_encrypt(&c1, NULL, 0, (const uint8_t *)"k", 1, a, sizeof(a),
+		                              &al));
+		CHECK_OK(noise_cipher_encrypt(&r1, NULL, 0, (const uint8_t *)"k", 1, b, sizeof(b),
+		                              &bl));
+		CHECK(al == bl && memcmp(a, b, al) == 0);
+		CHECK_OK(noise_cipher_encrypt(&c2, NULL, 0, (const uint8_t *)"k", 1, a, sizeof(a),
+		                              &al));
+		CHECK_OK(noise_cipher_encrypt(&r2, NULL, 0, (const uint8_t *)"k", 1, b, sizeof(b),
+		                              &bl));
+		CHECK(al == bl && memcmp(a, b, al) == 0);
+		noise_cipher_destroy(&c1);
+		noise_cipher_destroy(&c2);
+		noise_cipher_destroy(&r1);
+		noise_cipher_destroy(&r2);
+		pair_free(&pr);
+	}
+}
+
+/* ---- DH key handles ----------------------------------------------------- */
+
+/*
+ * One XXpsk3 handshake with fixed keys, the responder's keys given either
+ * as raw bytes or as handles (static_key, set_ephemeral_key) and the
+ * initiator's static either way; every message, the handshake hash and the
+ * split keys are recorded in *t.
+ */
+struct transcript {
+	uint8_t m[3][256];
+	size_t len[3];
+	uint8_t h[NOISE_MAX_HASH_BYTES], k1[NOISE_KEY_BYTES], k2[NOISE_KEY_BYTES];
+};
+
+static void run_fixed(bool handles, const struct keypair *is, const struct keypair *ie,
+                      const struct keypair *rs, const struct keypair *srk, struct transcript *t)
+{
+	uint8_t psk[NOISE_PSK_BYTES];
+	memset(psk, 0x42, sizeof(psk));
+	crypto_dh_key *is_key = NULL, *rs_key = NULL, *srk_key = NULL;
+	if (handles) {
+		CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, is->priv, is->pub, &is_key));
+		CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, rs->priv, rs->pub, &rs_key));
+		CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, srk->priv, srk->pub, &srk_key));
+	}
+	noise_handshake_params ip = {
+	        .protocol_name = XX_PSK3_AESGCM,
+	        .role = NOISE_INITIATOR,
+	        .static_priv = handles ? NULL : is->priv,
+	        .static_key = is_key,
+	        .psks = psk,
+	        .psk_count = 1,
+	};
+	noise_handshake_params rp = {
+	        .protocol_name = XX_PSK3_AESGCM,
+	        .role = NOISE_RESPONDER,
+	        .static_priv = handles ? NULL : rs->priv,
+	        .static_pub = handles ? NULL : rs->pub, /* read from the handle */
+	        .static_key = rs_key,
+	        .psks = psk,
+	        .psk_count = 1,
+	};
+	noise_handshake init, resp;
+	CHECK_OK(noise_handshake_init(&init, &ip));
+	CHECK_OK(noise_handshake_init(&resp, &rp));
+	/* The handshakes hold their own references: the caller's may go. */
+	crypto_dh_key_free(is_key);
+	crypto_dh_key_free(rs_key);
+	CHECK_OK(noise_handshake_set_ephemeral(&init, ie->priv, ie->pub));
+	if (handles)
+		CHECK_OK(noise_handshake_set_ephemeral_key(&resp, srk_key));
+	else
+		CHECK_OK(noise_handshake_set_ephemeral(&resp, srk->priv, srk->pub));
+
+	size_t plen;
+	noise_handshake *w[3] = {&init, &resp, &init}, *r[3] = {&resp, &init, &resp};
+	for (int i = 0; i < 3; i++) {
+		CHECK_OK(noise_handshake_write(w[i], (const uint8_t *)"x", 1, t->m[i],
+		                               sizeof(t->m[i]), &t->len[i]));
+		CHECK_OK(noise_handshake_read(r[i], t->m[i], t->len[i], payload, sizeof(payload),
+		                              &plen));
+	}
+	CHECK(noise_handshake_is_done(&init) && noise_handshake_is_done(&resp));
+	/* Done: no key handle is held any more, the raw private keys are gone. */
+	CHECK(resp.s_key == NULL && resp.e_key == NULL && resp.rs_key == NULL &&
+	      resp.re_key == NULL);
+	CHECK(init.s_key == NULL && init.e_key == NULL);
+	CHECK(crypto_is_zero(resp.e_priv, sizeof(resp.e_priv)) &&
+	      crypto_is_zero(resp.s_priv, sizeof(resp.s_priv)));
+	size_t hl;
+	CHECK_OK(noise_handshake_get_hash(&resp, t->h, sizeof(t->h), &hl));
+	CHECK_OK(noise_handshake_split_raw(&resp, t->k1, t->k2));
+	noise_handshake_destroy(&init);
+	noise_handshake_destroy(&resp);
+	/* srk_key outlived both handshakes (as an SRK outlives them in the
+	 * pool); it is still usable, then freed by its maker. */
+	if (handles) {
+		uint8_t a[32], b[32];
+		crypto_dh_key *peer = NULL;
+		CHECK_OK(crypto_dh_key_new_public(CRYPTO_DH_25519, is->pub, &peer));
+		CHECK_OK(crypto_dh_key_derive(srk_key, peer, a));
+		CHECK_OK(crypto_dh(CRYPTO_DH_25519, is->priv, srk->pub, b));
+		CHECK_MEM(a, b, 32);
+		crypto_dh_key_free(peer);
+	}
+	crypto_dh_key_free(srk_key);
+}
+
+/* Handles change no byte: the same keys give the same transcript. */
+static void test_handles_same_bytes(void)
+{
+	struct keypair is, ie, rs, srk;
+	struct transcript raw, hdl;
+	gen(CRYPTO_DH_25519, &is);
+	gen(CRYPTO_DH_25519, &ie);
+	gen(CRYPTO_DH_25519, &rs);
+	gen(CRYPTO_DH_25519, &srk);
+	memset(&raw, 0, sizeof(raw));
+	memset(&hdl, 0xee, sizeof(hdl));
+	run_fixed(false, &is, &ie, &rs, &srk, &raw);
+	run_fixed(true, &is, &ie, &rs, &srk, &hdl);
+	for (int i = 0; i < 3; i++) {
+		CHECK(raw.len[i] == hdl.len[i]);
+		CHECK_MEM(hdl.m[i], raw.m[i], raw.len[i]);
+	}
+	CHECK_MEM(hdl.h, raw.h, 32);
+	CHECK_MEM(hdl.k1, raw.k1, sizeof(raw.k1));
+	CHECK_MEM(hdl.k2, raw.k2, sizeof(raw.k2));
+}
+
+/* A responder answering with handles spends exactly 3 scalar
+ * multiplications; the raw-bytes responder imports nothing it does not
+ * need either (its raw private keys are wiped once imported). */
+static void test_handles_server_dh_count(void)
+{
+	struct pair pr;
+	crypto_dh_key *srk = NULL, *rs_key = NULL;
+	uint8_t srk_pub[32];
+	pair_new(&pr, XX_PSK3_AESGCM);
+	noise_handshake_destroy(&pr.resp);
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, srk_pub, &srk));
+	CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, pr.rs.priv, pr.rs.pub, &rs_key));
+	noise_handshake_params rp = {
+	        .protocol_name = XX_PSK3_AESGCM,
+	        .role = NOISE_RESPONDER,
+	        .prologue = (const uint8_t *)"lull test", /* as pair_new's */
+	        .prologue_len = 9,
+	        .static_key = rs_key,
+	        .psks = pr.psk,
+	        .psk_count = 1,
+	};
+	uint64_t before = crypto_dh_count();
+	CHECK_OK(noise_handshake_init(&pr.resp, &rp));
+	CHECK_OK(noise_handshake_set_ephemeral_key(&pr.resp, srk));
+	CHECK(crypto_dh_count() == before);
+	CHECK(crypto_is_zero(pr.resp.s_priv, sizeof(pr.resp.s_priv)) &&
+	      crypto_is_zero(pr.resp.e_priv, sizeof(pr.resp.e_priv)));
+
+	uint64_t spent = 0;
+	size_t len = write_msg(&pr.init, "");
+	before = crypto_dh_count();
+	CHECK_OK(read_msg(&pr.resp, len));
+	len = 0;
+	CHECK_OK(noise_handshake_write(&pr.resp, NULL, 0, msg, sizeof(msg), &len));
+	spent += crypto_dh_count() - before;
+	/* ee and es used the client's e, imported once. */
+	CHECK(pr.resp.re_key != NULL && pr.resp.rs_key == NULL);
+	CHECK_OK(read_msg(&pr.init, len));
+	len = write_msg(&pr.init, "");
+	before = crypto_dh_count();
+	CHECK_OK(read_msg(&pr.resp, len));
+	spent += crypto_dh_count() - before;
+	CHECK(noise_handshake_is_done(&pr.resp) && noise_handshake_is_done(&pr.init));
+	CHECK(spent == 3);
+	const uint8_t *re = noise_handshake_remote_ephemeral(&pr.init);
+	CHECK(re != NULL && memcmp(re, srk_pub, 32) == 0);
+	const uint8_t *rs = noise_handshake_remote_static(&pr.init);
+	CHECK(rs != NULL && memcmp(rs, pr.rs.pub, 32) == 0);
+	pair_free(&pr);
+	crypto_dh_key_free(srk);
+	crypto_dh_key_free(rs_key);
+}
+
+/* A low-order client ephemeral is refused through the handle path too,
+ * the handshake is poisoned and its references are dropped. */
+static void test_handles_low_order(void)
+{
+	struct pair pr;
+	crypto_dh_key *srk = NULL, *rs_key = NULL;
+	uint8_t srk_pub[32];
+	pair_new(&pr, XX_PSK3_AESGCM);
+	noise_handshake_destroy(&pr.resp);
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, srk_pub, &srk));
+	CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, pr.rs.priv, pr.rs.pub, &rs_key));
+	noise_handshake_params rp = {
+	        .protocol_name = XX_PSK3_AESGCM,
+	        .role = NOISE_RESPONDER,
+	        .prologue = (const uint8_t *)"lull test", /* as pair_new's */
+	        .prologue_len = 9,
+	        .static_key = rs_key,
+	        .psks = pr.psk,
+	        .psk_count = 1,
+	};
+	static const char *const low[] = {
+	        "0000000000000000000000000000000000000000000000000000000000000000",
+	        "0100000000000000000000000000000000000000000000000000000000000000",
+	        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+	};
+	for (size_t i = 0; i < sizeof(low) / sizeof(low[0]); i++) {
+		CHECK_OK(noise_handshake_init(&pr.resp, &rp));
+		CHECK_OK(noise_handshake_set_ephemeral_key(&pr.resp, srk));
+		/* Message 1 of XXpsk3 is e alone, plus the tag of the empty
+		 * payload under the key MixKey(e) made: forge it with an
+		 * initiator whose e is the low-order point. */
+		noise_handshake fake;
+		noise_handshake_params ip = {
+		        .protocol_name = XX_PSK3_AESGCM,
+		        .role = NOISE_INITIATOR,
+		        .prologue = (const uint8_t *)"lull test",
+		        .prologue_len = 9,
+		        .static_priv = pr.is.priv,
+		        .static_pub = pr.is.pub,
+		        .psks = pr.psk,
+		        .psk_count = 1,
+		};
+		uint8_t u[32];
+		test_unhex(low[i], u, sizeof(u));
+		CHECK_OK(noise_handshake_init(&fake, &ip));
+		/* Any private key: only the public bytes reach the wire. */
+		CHECK_OK(noise_handshake_set_ephemeral(&fake, pr.is.priv, u));
+		size_t len = write_msg(&fake, "");
+		noise_handshake_destroy(&fake);
+		CHECK_OK(read_msg(&pr.resp, len));
+		CHECK_ERR(noise_handshake_write(&pr.resp, NULL, 0, msg, sizeof(msg), &len),
+		          LULL_ERR_DH_ZERO);
+		CHECK(pr.resp.status == NOISE_HS_FAILED);
+		CHECK(pr.resp.s_key == NULL && pr.resp.e_key == NULL && pr.resp.re_key == NULL);
+		noise_handshake_destroy(&pr.resp);
+	}
+	/* The handles survived their handshakes' failures and still work. */
+	CHECK_OK(noise_handshake_init(&pr.resp, &rp));
+	CHECK_OK(noise_handshake_set_ephemeral_key(&pr.resp, srk));
+	CHECK_OK(exchange(&pr.init, &pr.resp, "a"));
+	CHECK_OK(exchange(&pr.resp, &pr.init, "b"));
+	CHECK_OK(exchange(&pr.init, &pr.resp, "c"));
+	pair_free(&pr);
+	crypto_dh_key_free(srk);
+	crypto_dh_key_free(rs_key);
+}
+
+static void test_handles_refused(void)
+{
+	struct pair pr;
+	crypto_dh_key *k448 = NULL, *pub_only = NULL, *good = NULL;
+	uint8_t pub448[56], pub[32];
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_448, NULL, pub448, &k448));
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, pub, &good));
+	CHECK_OK(crypto_dh_key_new_public(CRYPTO_DH_25519, pub, &pub_only));
+
+	/* Wrong curve, or no private key: refused, and the state poisoned. */
+	pair_new(&pr, XX_PSK3_AESGCM);
+	CHECK_ERR(noise_handshake_set_ephemeral_key(&pr.resp, k448), LULL_ERR_INVALID_ARG);
+	CHECK_ERR(noise_handshake_set_ephemeral_key(&pr.resp, good), LULL_ERR_STATE);
+	CHECK_ERR(noise_handshake_set_ephemeral_key(&pr.init, pub_only), LULL_ERR_INVALID_ARG);
+	pair_free(&pr);
+	pair_new(&pr, XX_PSK3_AESGCM);
+	CHECK_ERR(noise_handshake_set_ephemeral_key(&pr.resp, NULL), LULL_ERR_INVALID_ARG);
+	/* Too late once e went out, as for raw keys. */
+	write_msg(&pr.init, "");
+	CHECK_ERR(noise_handshake_set_ephemeral_key(&pr.init, good), LULL_ERR_STATE);
+	pair_free(&pr);
+
+	noise_handshake hs;
+	noise_handshake_params p = {
+	        .protocol_name = XX_PSK3_AESGCM,
+	        .role = NOISE_RESPONDER,
+	        .static_key = k448,
+	        .psks = pr.psk,
+	        .psk_count = 1,
+	};
+	CHECK_ERR(noise_handshake_init(&hs, &p), LULL_ERR_INVALID_ARG);
+	CHECK(hs.s_key == NULL);
+	p.static_key = pub_only;
+	CHECK_ERR(noise_handshake_init(&hs, &p), LULL_ERR_INVALID_ARG);
+	noise_handshake_destroy(&hs);
+	/* Replacing a handle before e is sent drops the old reference. */
+	pair_new(&pr, XX_PSK3_AESGCM);
+	CHECK_OK(noise_handshake_set_ephemeral_key(&pr.init, good));
+	CHECK_OK(noise_handshake_set_ephemeral(&pr.init, pr.is.priv, pr.is.pub));
+	CHECK(pr.init.e_key == NULL);
+	CHECK_OK(noise_handshake_set_ephemeral_key(&pr.init, good));
+	CHECK_OK(exchange(&pr.init, &pr.resp, ""));
+	CHECK(memcmp(noise_handshake_remote_ephemeral(&pr.resp), pub, 32) == 0);
+	pair_free(&pr);
+
+	crypto_dh_key_free(k448);
+	crypto_dh_key_free(pub_only);
+	crypto_dh_key_free(good);
+}
+
 /* ---- CipherState -------------------------------------------------------- */
 
 static void cipher_pair(crypto_aead_alg alg, noise_cipher *a, noise_cipher *b)
@@ -759,6 +1091,11 @@ int main(void)
 	test_low_order_ephemeral(CRYPTO_DH_25519, "Noise_XX_25519_ChaChaPoly_SHA256");
 	test_low_order_ephemeral(CRYPTO_DH_448, "Noise_XX_448_ChaChaPoly_SHA256");
 	test_server_dh_count();
+	test_split_both_ways();
+	test_handles_same_bytes();
+	test_handles_server_dh_count();
+	test_handles_low_order();
+	test_handles_refused();
 	test_rekey(CRYPTO_AEAD_AESGCM);
 	test_rekey(CRYPTO_AEAD_CHACHAPOLY);
 	test_nonce_exhaustion();

@@ -644,6 +644,114 @@ static void test_replay_cap(void)
 	srk_pool_destroy(&p);
 }
 
+/* ---- The SRK as a key handle ------------------------------------------ */
+
+/* srk_pool_acquire_key hands out the very SRK srk_pool_acquire copies out,
+ * as a reference on the slot's handle, at no scalar multiplication. */
+static void test_acquire_key(void)
+{
+	srk_pool p;
+	uint8_t e[SRK_KEY_BYTES], priv[SRK_KEY_BYTES], pub[SRK_KEY_BYTES];
+	uint8_t peer[SRK_KEY_BYTES], peer_pub[SRK_KEY_BYTES];
+	uint8_t via_key[SRK_KEY_BYTES], via_raw[SRK_KEY_BYTES];
+	uint64_t interval = 99;
+	crypto_dh_key *k1 = NULL, *k2 = NULL, *pk = NULL;
+
+	CHECK_OK(srk_pool_init(&p, I_DEF, L_DEF, K_DEF, NULL, NULL));
+	uint64_t before = crypto_dh_count();
+	client_key(1, e);
+	CHECK_OK(srk_pool_acquire_key(&p, 5, e, &k1, &interval));
+	CHECK(k1 != NULL && interval == 0);
+	CHECK(p.slots[0].live && p.slots[0].key == k1);
+	client_key(2, e);
+	CHECK_OK(srk_pool_acquire_key(&p, 6, e, &k2, NULL));
+	CHECK(k2 == k1); /* one SRK per interval: the same handle */
+	client_key(3, e);
+	CHECK_OK(srk_pool_acquire(&p, 7, e, priv, pub, NULL));
+	CHECK(crypto_dh_count() - before == 1); /* the one key generation */
+	if (k1 != NULL)
+		CHECK_MEM(crypto_dh_key_public(k1), pub, SRK_KEY_BYTES);
+	CHECK_MEM(p.slots[0].priv, priv, SRK_KEY_BYTES);
+
+	/* A DH through the handle equals the DH with the raw private key. */
+	CHECK_OK(crypto_dh_generate(CRYPTO_DH_25519, peer, peer_pub));
+	CHECK_OK(crypto_dh_key_new_public(CRYPTO_DH_25519, peer_pub, &pk));
+	CHECK_OK(crypto_dh_key_derive(k1, pk, via_key));
+	CHECK_OK(crypto_dh(CRYPTO_DH_25519, priv, peer_pub, via_raw));
+	CHECK_MEM(via_key, via_raw, SRK_KEY_BYTES);
+
+	/* Refusals hand out nothing. */
+	crypto_dh_key *none = (crypto_dh_key *)&p; /* must be overwritten */
+	client_key(1, e);
+	CHECK_ERR(srk_pool_acquire_key(&p, 8, e, &none, NULL), LULL_ERR_REPLAY);
+	CHECK(none == NULL);
+	CHECK(p.replays_refused_total == 1);
+	client_key(4, e);
+	CHECK_ERR(srk_pool_acquire_key(&p, 3 * I_DEF + 5 + p.n_slots * I_DEF, e, &none, NULL),
+	          LULL_OK); /* a later interval, its own slot */
+	CHECK(none != NULL && none != k1);
+	crypto_dh_key_free(none);
+	none = (crypto_dh_key *)&p;
+	CHECK_ERR(srk_pool_acquire_key(&p, 0, NULL, &none, NULL), LULL_ERR_INVALID_ARG);
+	CHECK(none == NULL);
+	CHECK_ERR(srk_pool_acquire_key(NULL, 0, e, &none, NULL), LULL_ERR_INVALID_ARG);
+	CHECK_ERR(srk_pool_acquire_key(&p, 0, e, NULL, NULL), LULL_ERR_INVALID_ARG);
+
+	crypto_dh_key_free(k1);
+	crypto_dh_key_free(k2);
+	crypto_dh_key_free(pk);
+	srk_pool_destroy(&p);
+}
+
+/*
+ * The deadline wipe still happens with a handle out: the slot's raw key
+ * and its reference go at erase_at, exactly as without one; the handle an
+ * in-flight handshake holds keeps working until that handshake lets go
+ * (valgrind and ASan see the last free), and a pool destroyed under it
+ * does not take it along.
+ */
+static void test_handle_across_wipe(void)
+{
+	srk_pool p;
+	event_log log = {0};
+	uint8_t e[SRK_KEY_BYTES], priv[SRK_KEY_BYTES], pub[SRK_KEY_BYTES];
+	uint8_t peer[SRK_KEY_BYTES], peer_pub[SRK_KEY_BYTES];
+	uint8_t want[SRK_KEY_BYTES], got[SRK_KEY_BYTES];
+	crypto_dh_key *k = NULL, *pk = NULL;
+
+	CHECK_OK(srk_pool_init(&p, I_DEF, L_DEF, K_DEF, on_event, &log));
+	log.pool = &p;
+	const uint64_t interval = 2, t0 = interval * I_DEF + 10;
+	const size_t idx = interval % p.n_slots;
+	client_key(11, e);
+	CHECK_OK(srk_pool_acquire_key(&p, t0, e, &k, NULL));
+	client_key(12, e);
+	CHECK_OK(srk_pool_acquire(&p, t0 + 1, e, priv, pub, NULL));
+	CHECK_OK(crypto_dh_generate(CRYPTO_DH_25519, peer, peer_pub));
+	CHECK_OK(crypto_dh(CRYPTO_DH_25519, peer, pub, want));
+	CHECK_OK(crypto_dh_key_new_public(CRYPTO_DH_25519, peer_pub, &pk));
+
+	uint64_t erase_at = srk_pool_erase_at(&p, interval);
+	srk_pool_expire(&p, erase_at - 1);
+	CHECK(p.slots[idx].live && p.slots[idx].key == k);
+	srk_pool_expire(&p, erase_at);
+	/* Wiped at the deadline as ever: raw bytes zero, no reference left. */
+	CHECK(slot_is_wiped(&p.slots[idx]) && p.slots[idx].key == NULL);
+	CHECK(log.erased == 1 && log.late == 0);
+	/* The handshake's own reference still derives the same secret. */
+	CHECK_OK(crypto_dh_key_derive(k, pk, got));
+	CHECK_MEM(got, want, SRK_KEY_BYTES);
+	crypto_dh_key_free(k);
+
+	/* Destroying the pool with a handle out leaves the handle whole. */
+	client_key(13, e);
+	CHECK_OK(srk_pool_acquire_key(&p, erase_at + 5, e, &k, NULL));
+	srk_pool_destroy(&p);
+	CHECK_OK(crypto_dh_key_derive(k, pk, got));
+	crypto_dh_key_free(k);
+	crypto_dh_key_free(pk);
+}
+
 int main(void)
 {
 	test_config();
@@ -658,5 +766,7 @@ int main(void)
 	test_replay();
 	test_replay_growth();
 	test_replay_cap();
+	test_acquire_key();
+	test_handle_across_wipe();
 	return test_summary();
 }
