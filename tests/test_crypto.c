@@ -97,18 +97,32 @@ static const struct dh_example rfc7748_6[] = {
          "b60c0b56fd2464c335543936521c24403085d59a449a5037514a879d"},
 };
 
+/* One example's hex as bytes; returns the key length. */
+struct dh_example_bytes {
+	uint8_t a[CRYPTO_DH_MAX_BYTES], a_pub[CRYPTO_DH_MAX_BYTES];
+	uint8_t b[CRYPTO_DH_MAX_BYTES], b_pub[CRYPTO_DH_MAX_BYTES];
+	uint8_t shared[CRYPTO_DH_MAX_BYTES];
+};
+
+static size_t dh_example_unhex(const struct dh_example *v, struct dh_example_bytes *x)
+{
+	size_t len = test_unhex(v->a_priv, x->a, sizeof(x->a));
+	test_unhex(v->a_pub, x->a_pub, sizeof(x->a_pub));
+	test_unhex(v->b_priv, x->b, sizeof(x->b));
+	test_unhex(v->b_pub, x->b_pub, sizeof(x->b_pub));
+	test_unhex(v->shared, x->shared, sizeof(x->shared));
+	return len;
+}
+
 static void test_dh_rfc7748_6(void)
 {
 	for (size_t i = 0; i < sizeof(rfc7748_6) / sizeof(rfc7748_6[0]); i++) {
 		const struct dh_example *v = &rfc7748_6[i];
-		uint8_t a[CRYPTO_DH_MAX_BYTES], a_pub[CRYPTO_DH_MAX_BYTES];
-		uint8_t b[CRYPTO_DH_MAX_BYTES], b_pub[CRYPTO_DH_MAX_BYTES];
-		uint8_t shared[CRYPTO_DH_MAX_BYTES], got[CRYPTO_DH_MAX_BYTES];
-		size_t len = test_unhex(v->a_priv, a, sizeof(a));
-		test_unhex(v->a_pub, a_pub, sizeof(a_pub));
-		test_unhex(v->b_priv, b, sizeof(b));
-		test_unhex(v->b_pub, b_pub, sizeof(b_pub));
-		test_unhex(v->shared, shared, sizeof(shared));
+		struct dh_example_bytes x;
+		size_t len = dh_example_unhex(v, &x);
+		const uint8_t *a = x.a, *a_pub = x.a_pub, *b = x.b, *b_pub = x.b_pub;
+		const uint8_t *shared = x.shared;
+		uint8_t got[CRYPTO_DH_MAX_BYTES];
 
 		CHECK_OK(crypto_dh_public(v->alg, a, got));
 		CHECK_MEM(got, a_pub, len);
@@ -267,14 +281,11 @@ static void test_dh_key_rfc7748_6(void)
 {
 	for (size_t i = 0; i < sizeof(rfc7748_6) / sizeof(rfc7748_6[0]); i++) {
 		const struct dh_example *v = &rfc7748_6[i];
-		uint8_t a[CRYPTO_DH_MAX_BYTES], a_pub[CRYPTO_DH_MAX_BYTES];
-		uint8_t b[CRYPTO_DH_MAX_BYTES], b_pub[CRYPTO_DH_MAX_BYTES];
-		uint8_t shared[CRYPTO_DH_MAX_BYTES], got[CRYPTO_DH_MAX_BYTES];
-		size_t len = test_unhex(v->a_priv, a, sizeof(a));
-		test_unhex(v->a_pub, a_pub, sizeof(a_pub));
-		test_unhex(v->b_priv, b, sizeof(b));
-		test_unhex(v->b_pub, b_pub, sizeof(b_pub));
-		test_unhex(v->shared, shared, sizeof(shared));
+		struct dh_example_bytes x;
+		size_t len = dh_example_unhex(v, &x);
+		const uint8_t *a = x.a, *a_pub = x.a_pub, *b = x.b, *b_pub = x.b_pub;
+		const uint8_t *shared = x.shared;
+		uint8_t got[CRYPTO_DH_MAX_BYTES];
 
 		crypto_dh_key *ka = NULL, *kb = NULL, *pa = NULL, *pb = NULL;
 		uint64_t before = crypto_dh_count();

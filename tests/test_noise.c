@@ -762,6 +762,27 @@ static void test_handles_same_bytes(void)
 	CHECK_MEM(hdl.k2, raw.k2, sizeof(raw.k2));
 }
 
+/* pair_new's XXpsk3 pair, its responder destroyed, with what it takes to
+ * start one answering from handles: an SRK made here (*srk, srk_pub), the
+ * responder's static key as a handle (*rs_key) and its parameters (*rp). */
+static void pair_new_handle_responder(struct pair *pr, crypto_dh_key **srk, uint8_t srk_pub[32],
+                                      crypto_dh_key **rs_key, noise_handshake_params *rp)
+{
+	pair_new(pr, XX_PSK3_AESGCM);
+	noise_handshake_destroy(&pr->resp);
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, srk_pub, srk));
+	CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, pr->rs.priv, pr->rs.pub, rs_key));
+	*rp = (noise_handshake_params){
+	        .protocol_name = XX_PSK3_AESGCM,
+	        .role = NOISE_RESPONDER,
+	        .prologue = (const uint8_t *)"lull test", /* as pair_new's */
+	        .prologue_len = 9,
+	        .static_key = *rs_key,
+	        .psks = pr->psk,
+	        .psk_count = 1,
+	};
+}
+
 /* A responder answering with handles spends exactly 3 scalar
  * multiplications; the raw-bytes responder imports nothing it does not
  * need either (its raw private keys are wiped once imported). */
@@ -770,19 +791,8 @@ static void test_handles_server_dh_count(void)
 	struct pair pr;
 	crypto_dh_key *srk = NULL, *rs_key = NULL;
 	uint8_t srk_pub[32];
-	pair_new(&pr, XX_PSK3_AESGCM);
-	noise_handshake_destroy(&pr.resp);
-	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, srk_pub, &srk));
-	CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, pr.rs.priv, pr.rs.pub, &rs_key));
-	noise_handshake_params rp = {
-	        .protocol_name = XX_PSK3_AESGCM,
-	        .role = NOISE_RESPONDER,
-	        .prologue = (const uint8_t *)"lull test", /* as pair_new's */
-	        .prologue_len = 9,
-	        .static_key = rs_key,
-	        .psks = pr.psk,
-	        .psk_count = 1,
-	};
+	noise_handshake_params rp;
+	pair_new_handle_responder(&pr, &srk, srk_pub, &rs_key, &rp);
 	uint64_t before = crypto_dh_count();
 	CHECK_OK(noise_handshake_init(&pr.resp, &rp));
 	CHECK_OK(noise_handshake_set_ephemeral_key(&pr.resp, srk));
@@ -822,19 +832,8 @@ static void test_handles_low_order(void)
 	struct pair pr;
 	crypto_dh_key *srk = NULL, *rs_key = NULL;
 	uint8_t srk_pub[32];
-	pair_new(&pr, XX_PSK3_AESGCM);
-	noise_handshake_destroy(&pr.resp);
-	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, srk_pub, &srk));
-	CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, pr.rs.priv, pr.rs.pub, &rs_key));
-	noise_handshake_params rp = {
-	        .protocol_name = XX_PSK3_AESGCM,
-	        .role = NOISE_RESPONDER,
-	        .prologue = (const uint8_t *)"lull test", /* as pair_new's */
-	        .prologue_len = 9,
-	        .static_key = rs_key,
-	        .psks = pr.psk,
-	        .psk_count = 1,
-	};
+	noise_handshake_params rp;
+	pair_new_handle_responder(&pr, &srk, srk_pub, &rs_key, &rp);
 	static const char *const low[] = {
 	        "0000000000000000000000000000000000000000000000000000000000000000",
 	        "0100000000000000000000000000000000000000000000000000000000000000",
