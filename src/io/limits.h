@@ -47,7 +47,12 @@
  * may still be before their first handshake: peers that connect and never
  * complete one cannot take every slot from working tunnels. */
 #define PENDING_TUNNELS_DIVISOR 4u
-/* refused / accept_failed WARN lines: at most one per this many ms per
+/* A timer that fires this much after its deadline means the loop did not
+ * run for that long (the process was stopped or starved, or a call
+ * blocked): worth a WARN, because heartbeat and handshake deadlines fire
+ * late with it and peers may already have given up on us. */
+#define TIMER_LATE_WARN_MS 1000u
+/* refused / accept_failed / timers_late WARN lines: at most one per this many ms per
  * worker; the next one says how many were suppressed. */
 #define WARN_RATE_LIMIT_MS 1000u
 /* When even the memory to refuse a connection is missing, try again this

@@ -93,7 +93,8 @@ typedef struct tunnel {
 	const char *close_note;  /* extra field for the CLOSED log line */
 	uint64_t connect_deadline_ms;
 	uint64_t linger_deadline_ms;
-	uint8_t *stash; /* what is left of one plain read the engine could not take yet */
+	uint64_t timer_due_ms; /* what the timer is armed for; UINT64_MAX: stopped */
+	uint8_t *stash;        /* what is left of one plain read the engine could not take yet */
 	size_t stash_len;
 	size_t stash_off; /* bytes of stash already sent */
 } tunnel;
@@ -486,6 +487,7 @@ static void arm_timer(tunnel *t, uint64_t now)
 		if (e < d)
 			d = e;
 	}
+	t->timer_due_ms = d;
 	if (d == UINT64_MAX)
 		uv_timer_stop(&t->timer);
 	else
@@ -675,6 +677,11 @@ static void on_timer(uv_timer_t *h)
 {
 	tunnel *t = h->data;
 	uint64_t now = worker_now(t->w);
+	/* The deadline that fired is a heartbeat, a handshake timeout or a
+	 * linger: a late one says the loop was not running, and is the first
+	 * thing to know when peers report heartbeats missed. */
+	if (t->timer_due_ms != UINT64_MAX && now >= t->timer_due_ms + TIMER_LATE_WARN_MS)
+		worker_note_timer_late(t->w, now, now - t->timer_due_ms);
 	if (now >= t->linger_deadline_ms) {
 		force_close(t);
 		return;

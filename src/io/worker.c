@@ -43,6 +43,17 @@ uint64_t worker_now(worker *w)
 	return uv_now(&w->loop);
 }
 
+void worker_note_timer_late(worker *w, uint64_t now_ms, uint64_t late_ms)
+{
+	uint64_t dropped = 0;
+	if (ratelimit_allow(&w->late_rl, now_ms, &dropped))
+		log_msg(LOG_LVL_WARN,
+		        "event=timers_late worker=%u late_ms=%llu suppressed=%llu "
+		        "why=\"the event loop did not run: process stopped or starved, or a "
+		        "call blocked; deadlines fire late and peers may have given up\"",
+		        w->index, (unsigned long long)late_ms, (unsigned long long)dropped);
+}
+
 /* ---- Events ------------------------------------------------------------- */
 
 static enum log_level event_level(const lull_event *ev)

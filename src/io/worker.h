@@ -43,7 +43,7 @@ typedef struct worker {
 	struct tunnel *tunnels;
 	size_t n_tunnels;
 	size_t n_pending; /* tunnels before their first handshake */
-	ratelimit refused_rl, accept_rl;
+	ratelimit refused_rl, accept_rl, late_rl;
 	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
 	bool stopping;
 	bool stop_seen; /* the main thread asked: only then may wake be closed */
@@ -77,6 +77,10 @@ void worker_destroy(worker *w);
 
 /* Monotonic milliseconds of this loop (updated on each call). */
 uint64_t worker_now(worker *w);
+
+/* A tunnel's timer fired late_ms after its deadline (>= TIMER_LATE_WARN_MS):
+ * one rate-limited WARN per worker. */
+void worker_note_timer_late(worker *w, uint64_t now_ms, uint64_t late_ms);
 /* A tunnel ended (all its handles closed). */
 void worker_tunnel_gone(worker *w);
 /* Re-arm the SRK timer if an SRK was created. */
