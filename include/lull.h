@@ -259,6 +259,14 @@ uint64_t lull_server_tick(lull_server *srv, uint64_t now_ms);
 
 typedef struct lull_conn lull_conn;
 
+/*
+ * Callbacks run inside the engine call that caused them.  From a callback
+ * an application may call lull_conn_send, lull_conn_close, lull_conn_finish,
+ * lull_conn_rekey, lull_conn_tick and the output functions on the same
+ * connection; once it has closed it, the engine does nothing more for it.
+ * It may not call lull_conn_receive on it (LULL_ERR_STATE: the message it
+ * is handed lives in that call's buffers) nor lull_conn_free.
+ */
 typedef struct lull_callbacks {
 	lull_message_fn on_message; /* a whole application message, valid during the call */
 	lull_event_fn on_event;
@@ -282,7 +290,8 @@ lull_err lull_conn_start(lull_conn *c, uint64_t now_ms);
 
 /* Feed bytes read from the transport.  Messages and events are delivered
  * through the callbacks during the call.  On a fatal error the connection
- * queues a close frame, reports LULL_EV_CLOSED and returns the error. */
+ * queues a close frame, reports LULL_EV_CLOSED and returns the error.
+ * LULL_ERR_STATE from inside one of this connection's callbacks. */
 lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, size_t len);
 
 /* Queue one application message (0..max_message bytes).  It is encrypted

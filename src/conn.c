@@ -443,7 +443,7 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 		err = noise_handshake_init(&c->hs->noise, &p);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	c->hs_active = true; /* so a failure below wipes hs */
+	c->hs_active = true; /* the handshake deadline applies from here */
 	size_t payload_len = 0;
 	err = noise_handshake_read(&c->hs->noise, body + 2, WIRE_HS1_MSG_BYTES, NULL, 0,
 	                           &payload_len);
@@ -714,6 +714,9 @@ static void emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type,
  */
 static lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 {
+	/* An event callback may have closed the connection just before. */
+	if (c->closed)
+		return LULL_ERR_CLOSED;
 	if (!c->is_server)
 		return c->hs_active ? LULL_OK : client_begin_handshake(c, now_ms, reason);
 	if (c->hs_active || c->pol.rekey_asked)
@@ -737,6 +740,10 @@ static lull_err conn_check_send(lull_conn *c, uint64_t now_ms, size_t len, bool 
 	        policy_check_send(&c->pol, &c->agreed, now_ms, len, &rekey, &reason) == POLICY_OK;
 	if (!was_stale && c->pol.tx_stale)
 		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	if (c->closed) {
+		*may_send = false;
+		return LULL_ERR_CLOSED;
+	}
 	return rekey ? conn_want_rekey(c, now_ms, reason) : LULL_OK;
 }
 
@@ -843,6 +850,8 @@ static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h, re
 	                 .err = LULL_ERR_SPOOF,
 	                 .bytes = WIRE_HEADER_BYTES + (uint64_t)h->length};
 	conn_emit(c, &ev, now_ms);
+	if (c->closed)
+		return LULL_ERR_CLOSED;
 	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP) {
 		reassembly_discard(c);
 		k->seq--;
@@ -882,6 +891,8 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, rec
 		lull_err err = conn_want_rekey(c, now_ms, LULL_REKEY_BYTES);
 		if (err != LULL_OK)
 			return err;
+		if (c->closed) /* closed by a callback: deliver nothing more */
+			return LULL_ERR_CLOSED;
 	}
 	c->app_bytes_total += len;
 	if (c->msg_len + len > c->agreed.max_message_bytes)
@@ -930,7 +941,7 @@ static lull_err send_heartbeat(lull_conn *c, uint64_t now_ms)
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	emit_simple(c, now_ms, LULL_EV_HEARTBEAT_SENT, LULL_REKEY_NONE);
-	if (newly_stale)
+	if (newly_stale && !c->closed)
 		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
 	return LULL_OK;
 }
@@ -945,7 +956,7 @@ static lull_err on_heartbeat(lull_conn *c, uint64_t now_ms, uint32_t id)
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	emit_simple(c, now_ms, LULL_EV_HEARTBEAT_RECEIVED, LULL_REKEY_NONE);
-	if (newly_stale)
+	if (newly_stale && !c->closed)
 		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
 	return LULL_OK;
 }
@@ -990,8 +1001,12 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 		return conn_fail(c, now_ms, retired ? LULL_ERR_RETIRED_KEY : LULL_ERR_PROTOCOL,
 		                 LULL_CLOSE_PROTOCOL_ERROR);
 	}
-	/* Whatever record_open writes, even of a forgery, is wiped later
-	 * (wire_header_read made sure the body holds the epoch and tag). */
+	/* Whatever record_open writes, even of a forgery, is wiped later.
+	 * wire_header_read made sure every record's body holds the epoch and
+	 * the tag; a rule that did not would be refused here, not wiped past
+	 * the buffer. */
+	if ((size_t)h->length < WIRE_EPOCH_BYTES + CRYPTO_AEAD_TAG_BYTES)
+		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 	size_t pt_max = (size_t)h->length - WIRE_EPOCH_BYTES - CRYPTO_AEAD_TAG_BYTES;
 	if (pt_max > c->scratch_dirty)
 		c->scratch_dirty = pt_max;
@@ -1139,6 +1154,10 @@ lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, 
 		return LULL_ERR_INVALID_ARG;
 	if (c->closed)
 		return LULL_ERR_CLOSED;
+	/* From a callback of this very call: the outer call's plaintext and
+	 * reassembly buffers are in use (lull.h). */
+	if (c->scratch)
+		return LULL_ERR_STATE;
 	/* One record's plaintext at a time, delivered before the next is
 	 * opened: on the stack, wiped as far as it was written. */
 	uint8_t scratch[WIRE_RECORD_PAYLOAD_MAX_BYTES];
@@ -1199,11 +1218,15 @@ static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
 			return conn_fail(c, now_ms, LULL_ERR_HEARTBEAT_MISSING,
 			                 LULL_CLOSE_HEARTBEAT_MISSING);
 		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+		if (c->closed)
+			return LULL_ERR_CLOSED;
 	}
 	if (due.heartbeat_missed) {
 		lull_event ev = {.type = LULL_EV_HEARTBEAT_MISSED,
 		                 .err = LULL_ERR_HEARTBEAT_MISSED};
 		conn_emit(c, &ev, now_ms);
+		if (c->closed)
+			return LULL_ERR_CLOSED;
 		if (c->agreed.on_missed_ack == LULL_ON_MISSED_ACK_CLOSE)
 			return conn_fail(c, now_ms, LULL_ERR_HEARTBEAT_MISSED,
 			                 LULL_CLOSE_HEARTBEAT_MISSED);
@@ -1214,6 +1237,8 @@ static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
 		lull_err err = send_heartbeat(c, now_ms);
 		if (err != LULL_OK)
 			return err;
+		if (c->closed)
+			return LULL_ERR_CLOSED;
 	}
 	if (due.rekey)
 		return conn_want_rekey(c, now_ms, due.rekey_reason);

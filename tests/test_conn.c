@@ -698,6 +698,64 @@ static void test_idle_connection_holds_no_working_set(void)
 	pair_free(&p);
 }
 
+/* Callbacks that call back into the engine (lull.h lists what is allowed). */
+static lull_err nested_receive_err;
+
+static void on_message_then_receive(void *user, const uint8_t *msg, size_t len)
+{
+	pair_side *s = user;
+	nested_receive_err = lull_conn_receive(s->conn, 0, NULL, 0);
+	pair_on_message(user, msg, len);
+}
+
+static void on_event_close_on_rekey_request(void *user, const lull_event *ev)
+{
+	pair_side *s = user;
+	pair_on_event(user, ev);
+	if (ev->type == LULL_EV_REKEY_REQUESTED)
+		lull_conn_close(s->conn, ev->now_ms, LULL_CLOSE_NORMAL);
+}
+
+/*
+ * A receive from inside a receive's callback is refused, and the outer
+ * call goes on with its own buffers: both records of one read delivered.
+ * A connection closed by a callback does nothing more: no handshake state,
+ * no HS1 after the close frame, no event after CLOSED.
+ */
+static void test_callbacks_reentering_the_engine(void)
+{
+	pair p;
+	pair_init(&p);
+	pair_connect(&p);
+	p.server.conn->cb.on_message = on_message_then_receive;
+	const uint8_t a[] = "first", b[] = "second";
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, a, sizeof(a)));
+	CHECK_OK(lull_conn_send(p.client.conn, p.now, b, sizeof(b)));
+	nested_receive_err = LULL_OK;
+	pair_pump(&p); /* both records in one lull_conn_receive */
+	CHECK(nested_receive_err == LULL_ERR_STATE);
+	CHECK(p.server.n_messages == 2 && p.server.last_receive_err == LULL_OK);
+	CHECK(p.server.last_message_len == sizeof(b) &&
+	      memcmp(p.server.last_message, b, sizeof(b)) == 0);
+	CHECK(lull_conn_is_open(p.server.conn) && p.server.conn->scratch == NULL);
+	pair_free(&p);
+
+	pair_init(&p);
+	pair_connect(&p);
+	p.client.conn->cb.on_event = on_event_close_on_rekey_request;
+	unsigned frames_before = p.client.n_frames;
+	CHECK_OK(lull_conn_rekey(p.server.conn, p.now));
+	pair_pump(&p);
+	CHECK(!lull_conn_is_open(p.client.conn));
+	CHECK(p.client.conn->hs == NULL && !p.client.conn->hs_active);
+	CHECK(p.client.n_frames == frames_before + 1 &&
+	      p.client.frame_types[frames_before] == WIRE_CLOSE);
+	const lull_event *last = side_last_event(&p.client);
+	CHECK(last && last->type == LULL_EV_CLOSED);
+	CHECK(side_count_events(&p.client, LULL_EV_HANDSHAKE_STARTED) == 1);
+	pair_free(&p);
+}
+
 int main(void)
 {
 	test_handshake_frames_and_events();
@@ -719,5 +777,6 @@ int main(void)
 	test_authorized_table();
 	test_chachapoly_suite();
 	test_idle_connection_holds_no_working_set();
+	test_callbacks_reentering_the_engine();
 	return test_summary();
 }
