@@ -92,9 +92,14 @@ static EVP_MAC_CTX *hmac_templates[N_HASH_ALGS];
 /*
  * One key-import context per DH algorithm (its key management fetched,
  * EVP_PKEY_fromdata_init done).  EVP_PKEY_new_raw_*_key_ex would look the
- * algorithm up by name on every import.  EVP_PKEY_fromdata only reads the
- * context (its operation and key management), so after algs_fetch it is
- * shared between threads like the HMAC templates.
+ * algorithm up by name on every import.  Shared between threads after
+ * algs_fetch, like the HMAC templates, and used by several at once.  That
+ * rests on OpenSSL 3.0-3.x's implementation, not on a documented promise:
+ * EVP_PKEY_fromdata takes a non-const context but only reads it (its
+ * operation and key management; the new key takes a reference on the key
+ * management atomically).  EVP_PKEY_CTX_dup cannot copy an import context,
+ * so the documented alternative would be one context per thread.
+ * test_dh_key_threads imports from four threads at once.
  */
 static EVP_PKEY_CTX *dh_fromdata[N_DH_ALGS];
 

@@ -231,7 +231,10 @@ typedef struct noise_handshake {
  * Initialize(): parse p->protocol_name (LULL_ERR_UNKNOWN_PROTOCOL if it is
  * malformed or names an unsupported pattern, modifier or algorithm), check
  * the keys, InitializeSymmetric, MixHash(prologue) and the pre-messages.
- * hs may be garbage on entry; on failure it is poisoned and destroy is safe.
+ * hs may be garbage on entry, so it is not freed: a state that was used
+ * must be noise_handshake_destroy()ed first, or the key handles it holds
+ * (and their key material) are never released.  On failure hs is poisoned
+ * and destroy is safe.
  */
 lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params *p);
 

@@ -451,6 +451,9 @@ static void test_dh_key_refs(void)
 struct share_arg {
 	crypto_dh_key *key, *peer;
 	const uint8_t *want;
+	/* Raw keys each thread imports itself, all threads at once: the
+	 * import context is shared by every thread of the process. */
+	const uint8_t *key_pub, *peer_priv, *peer_pub;
 	bool ok;
 };
 
@@ -459,11 +462,20 @@ static void *share_worker(void *p)
 	struct share_arg *a = p;
 	uint8_t got[32];
 	a->ok = true;
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 100; i++) {
 		crypto_dh_key *mine = crypto_dh_key_ref(a->key);
 		a->ok = a->ok && crypto_dh_key_derive(mine, a->peer, got) == LULL_OK &&
 		        memcmp(got, a->want, 32) == 0;
 		crypto_dh_key_free(mine);
+		crypto_dh_key *pair = NULL, *pub = NULL;
+		a->ok = a->ok &&
+		        crypto_dh_key_new(CRYPTO_DH_25519, a->peer_priv, a->peer_pub, &pair) ==
+		                LULL_OK &&
+		        crypto_dh_key_new_public(CRYPTO_DH_25519, a->key_pub, &pub) == LULL_OK &&
+		        crypto_dh_key_derive(pair, pub, got) == LULL_OK &&
+		        memcmp(got, a->want, 32) == 0;
+		crypto_dh_key_free(pair);
+		crypto_dh_key_free(pub);
 	}
 	return NULL;
 }
@@ -481,7 +493,12 @@ static void test_dh_key_threads(void)
 	pthread_t t[SHARE_THREADS];
 	struct share_arg args[SHARE_THREADS];
 	for (int i = 0; i < SHARE_THREADS; i++) {
-		args[i] = (struct share_arg){.key = k, .peer = peer, .want = want};
+		args[i] = (struct share_arg){.key = k,
+		                             .peer = peer,
+		                             .want = want,
+		                             .key_pub = pub,
+		                             .peer_priv = b,
+		                             .peer_pub = b_pub};
 		CHECK(pthread_create(&t[i], NULL, share_worker, &args[i]) == 0);
 	}
 	for (int i = 0; i < SHARE_THREADS; i++) {
