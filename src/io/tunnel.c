@@ -775,6 +775,7 @@ static tunnel *tunnel_new(worker *w)
 	t->id = atomic_fetch_add(&next_conn_id, 1);
 	t->connect_deadline_ms = UINT64_MAX;
 	t->linger_deadline_ms = UINT64_MAX;
+	t->timer_due_ms = UINT64_MAX;
 	uv_timer_init(&w->loop, &t->timer);
 	t->timer.data = t;
 	t->open_handles = 1;
