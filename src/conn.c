@@ -140,6 +140,22 @@ static void hs_free(lull_conn *c)
 	c->hs = NULL;
 }
 
+/*
+ * Split() taken: the split keys and the final hash are all the rest of the
+ * handshake needs, so the Noise state goes now (its own copy of the split
+ * keys, the key handles it holds: the SRK's among them), not when KEYS
+ * arrives a round trip later.
+ */
+static lull_err hs_take_split(lull_conn *c)
+{
+	conn_handshake *hs = c->hs;
+	lull_err err = noise_handshake_split_raw(&hs->noise, hs->pending_k1, hs->pending_k2);
+	if (err == LULL_OK)
+		err = noise_handshake_get_hash(&hs->noise, hs->h, sizeof(hs->h), &hs->h_len);
+	noise_handshake_destroy(&hs->noise);
+	return err;
+}
+
 /* A fresh handshake state (any old one wiped first). */
 static lull_err hs_alloc(lull_conn *c)
 {
@@ -524,7 +540,7 @@ static lull_err client_on_hs2(lull_conn *c, uint64_t now_ms, const uint8_t *body
 		return conn_fail(c, now_ms, err ? err : LULL_ERR_STATE, LULL_CLOSE_INTERNAL_ERROR);
 	wire_header_write(frame, WIRE_HS3, 0, WIRE_HS3_BYTES);
 	c->out_len += WIRE_HEADER_BYTES + WIRE_HS3_BYTES;
-	err = noise_handshake_split_raw(&c->hs->noise, c->hs->pending_k1, c->hs->pending_k2);
+	err = hs_take_split(c);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	c->hs_step = HS_WAIT_KEYS;
@@ -538,13 +554,11 @@ static lull_err client_on_hs2(lull_conn *c, uint64_t now_ms, const uint8_t *body
 static lull_err install_keys(lull_conn *c, uint64_t now_ms,
                              const uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES])
 {
-	uint8_t h[CRYPTO_HASH_MAX_BYTES];
-	size_t h_len = 0;
+	const uint8_t *h = c->hs->h;
+	size_t h_len = c->hs->h_len;
 	uint8_t key_c2s[CRYPTO_AEAD_KEY_BYTES], key_s2c[CRYPTO_AEAD_KEY_BYTES];
-	lull_err err = noise_handshake_get_hash(&c->hs->noise, h, sizeof(h), &h_len);
-	if (err == LULL_OK)
-		err = keysched_traffic_keys(conn_hash(c), h, h_len, c->hs->pending_k1,
-		                            c->hs->pending_k2, drk, key_c2s, key_s2c);
+	lull_err err = keysched_traffic_keys(conn_hash(c), h, h_len, c->hs->pending_k1,
+	                                     c->hs->pending_k2, drk, key_c2s, key_s2c);
 	crypto_wipe(c->hs->pending_k1, sizeof(c->hs->pending_k1));
 	crypto_wipe(c->hs->pending_k2, sizeof(c->hs->pending_k2));
 	if (err != LULL_OK)
@@ -584,8 +598,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 
 	memcpy(c->prev_hash, h, h_len);
 	c->prev_hash_len = h_len;
-	crypto_wipe(h, sizeof(h));
-	hs_free(c);
+	hs_free(c); /* wipes the hash's copy with the rest */
 	c->hs_active = false;
 	c->hs_step = HS_IDLE;
 
@@ -615,7 +628,7 @@ static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	/* Same function of the same two announcements as the client computes. */
 	policy_merge_stricter(&c->hs->pending_agreed, &client_policy, &c->cfg);
 
-	err = noise_handshake_split_raw(&c->hs->noise, c->hs->pending_k1, c->hs->pending_k2);
+	err = hs_take_split(c);
 	uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES];
 	if (err == LULL_OK)
 		err = crypto_random(drk, sizeof(drk));

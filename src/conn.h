@@ -27,9 +27,11 @@ typedef enum conn_hs_step {
 /* What only a handshake in progress needs; allocated for its duration, so
  * an established connection does not carry ~1 KiB of Noise state. */
 typedef struct conn_handshake {
-	noise_handshake noise;
+	noise_handshake noise; /* destroyed as soon as Split() has been taken */
 	lull_config pending_agreed;
 	uint8_t pending_k1[CRYPTO_AEAD_KEY_BYTES], pending_k2[CRYPTO_AEAD_KEY_BYTES];
+	uint8_t h[CRYPTO_HASH_MAX_BYTES]; /* the final handshake hash */
+	size_t h_len;
 } conn_handshake;
 
 typedef struct conn_held_msg {

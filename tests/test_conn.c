@@ -674,6 +674,18 @@ static void test_idle_connection_holds_no_working_set(void)
 	CHECK_OK(lull_conn_start(p.server.conn, p.now));
 	CHECK_OK(lull_conn_start(p.client.conn, p.now));
 	CHECK(p.client.conn->hs != NULL);
+	/* HS1 and HS2 by hand: the client has sent HS3 and waits for KEYS
+	 * with the split keys and the hash, its Noise state (key handles,
+	 * split keys) already destroyed. */
+	uint8_t frame[512];
+	size_t n = pair_take_output(&p.client, frame, sizeof(frame));
+	CHECK_OK(lull_conn_receive(p.server.conn, p.now, frame, n));
+	n = pair_take_output(&p.server, frame, sizeof(frame));
+	CHECK_OK(lull_conn_receive(p.client.conn, p.now, frame, n));
+	CHECK(p.client.conn->hs_step == HS_WAIT_KEYS && p.client.conn->hs != NULL);
+	CHECK(crypto_is_zero((const uint8_t *)&p.client.conn->hs->noise,
+	                     sizeof(p.client.conn->hs->noise)));
+	CHECK(p.client.conn->hs->h_len == 32 && !crypto_is_zero(p.client.conn->hs->h, 32));
 	pair_pump(&p);
 	CHECK(lull_conn_is_ready(p.client.conn) && lull_conn_is_ready(p.server.conn));
 	CHECK(p.client.conn->hs == NULL && p.server.conn->hs == NULL);
