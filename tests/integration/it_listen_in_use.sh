@@ -26,14 +26,8 @@ second() {
 	"$LULL" "$@" >"$T/second.out" 2>"$T/second.err" &
 	_pid=$!
 	PIDS="$PIDS $_pid"
-	_n=$((50 * SLOW))
-	while kill -0 "$_pid" 2>/dev/null && [ "$_n" -gt 0 ]; do
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	kill -0 "$_pid" 2>/dev/null && fail "a second $_role on port $_port is running"
-	wait "$_pid"
-	STATUS=$?
+	wait_exit "$_pid" 5
+	[ "$STATUS" = running ] && fail "a second $_role on port $_port is running"
 }
 
 second server "$SERVER_PORT"

@@ -13,21 +13,6 @@ it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo echo
 
-# wait_exit PID SECONDS: sets STATUS (exit status, or "running").
-wait_exit() {
-	_n=$(($2 * 10 * SLOW))
-	while kill -0 "$1" 2>/dev/null && [ "$_n" -gt 0 ]; do
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	if kill -0 "$1" 2>/dev/null; then
-		STATUS=running
-	else
-		wait "$1"
-		STATUS=$?
-	fi
-}
-
 # 1. A peer that never answers keeps the server's stop lingering.
 start_server server1 "$ECHO_PORT" "$T/authorized"
 "$LOAD" --port "$SERVER_PORT" --mode hold --timeout $((10 * SLOW)) >/dev/null 2>&1 &

@@ -18,14 +18,9 @@ for sig in TERM INT; do
 	sleep 0.2
 	t0=$(date +%s%3N)
 	kill -"$sig" "$SERVER_PID"
-	_n=$((50 * SLOW))
-	while kill -0 "$SERVER_PID" 2>/dev/null && [ "$_n" -gt 0 ]; do
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	kill -0 "$SERVER_PID" 2>/dev/null && fail "server still running 5 s after SIG$sig"
-	wait "$SERVER_PID"
-	status=$?
+	wait_exit "$SERVER_PID" 5
+	[ "$STATUS" = running ] && fail "server still running 5 s after SIG$sig"
+	status=$STATUS
 	t1=$(date +%s%3N)
 	[ "$status" = 0 ] || fail "server exit status $status after SIG$sig"
 	grep -q "event=shutdown signal=SIG$sig" "$T/server-$sig.log" || fail "no shutdown line"

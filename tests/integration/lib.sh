@@ -127,22 +127,32 @@ start_client() {
 	CLIENT_PORT=$LULL_PORT
 }
 
-# stop_pid PID SECONDS: SIGTERM, wait at most SECONDS; sets STOP_STATUS
-# (the exit status, or "timeout" after which it is killed).
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null
+# wait_exit PID SECONDS: wait at most SECONDS (x SLOW) for PID, a child of
+# this shell, to exit; sets STATUS to its exit status, or "running".
+wait_exit() {
 	_n=$(($2 * 10 * SLOW))
 	while kill -0 "$1" 2>/dev/null && [ "$_n" -gt 0 ]; do
 		sleep 0.1
 		_n=$((_n - 1))
 	done
 	if kill -0 "$1" 2>/dev/null; then
+		STATUS=running
+	else
+		wait "$1"
+		STATUS=$?
+	fi
+}
+
+# stop_pid PID SECONDS: SIGTERM, wait at most SECONDS; sets STOP_STATUS
+# (the exit status, or "timeout" after which it is killed).
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null
+	wait_exit "$1" "$2"
+	STOP_STATUS=$STATUS
+	if [ "$STATUS" = running ]; then
 		kill -KILL "$1" 2>/dev/null
 		wait "$1" 2>/dev/null
 		STOP_STATUS=timeout
-	else
-		wait "$1"
-		STOP_STATUS=$?
 	fi
 }
 
