@@ -486,18 +486,6 @@ lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_p
 	return dh_once(alg, err, own, peer_pub, shared);
 }
 
-lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
-                           const uint8_t *peer_pub, uint8_t *shared)
-{
-	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL || peer_pub == NULL ||
-	    shared == NULL)
-		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
-	crypto_dh_key *own = NULL;
-	lull_err err = crypto_dh_key_new(alg, priv, pub, &own);
-	return dh_once(alg, err, own, peer_pub, shared);
-}
-
 /* ---- AEAD -------------------------------------------------------------- */
 
 lull_err crypto_aead_init(crypto_aead *a, crypto_aead_alg alg,

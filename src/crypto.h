@@ -73,17 +73,8 @@ lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_p
                    uint8_t *shared);
 
 /*
- * The same, for a caller that holds its whole key pair (pub must be priv's
- * public key).  Twice as fast: importing a bare private key makes OpenSSL
- * derive its public half, a fixed-base multiplication nobody uses, and that
- * is as costly as the DH itself.  Counts as one scalar multiplication.
- */
-lull_err crypto_dh_keypair(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
-                           const uint8_t *peer_pub, uint8_t *shared);
-
-/*
  * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public,
- * crypto_dh, crypto_dh_keypair, crypto_dh_key_generate and
+ * crypto_dh, crypto_dh_key_generate and
  * crypto_dh_key_derive, successful or not) made by this process, all
  * threads.  Importing a key (crypto_dh_key_new, crypto_dh_key_new_public)
  * is not one.  Tests use it to prove what a handshake costs: a server
@@ -98,7 +89,7 @@ uint64_t crypto_dh_count(void);
  * A DH key imported into the library once and used for many DHs: a key pair
  * that lives longer than one DH (the server's static key, an SRK, a
  * handshake's ephemeral) or a peer's public key used in two DHs.  Each
- * crypto_dh_keypair call imports the pair, imports the peer key and looks
+ * crypto_dh call imports the key, imports the peer key and looks
  * the algorithms up by name; with handles a DH is the scalar multiplication
  * and little else.  Opaque: it holds OpenSSL objects, and no layer above
  * this file includes an OpenSSL header.
@@ -114,8 +105,9 @@ uint64_t crypto_dh_count(void);
  */
 typedef struct crypto_dh_key crypto_dh_key;
 
-/* The key pair priv/pub (pub is trusted to be priv's public key, as by
- * crypto_dh_keypair).  No scalar multiplication. */
+/* The key pair priv/pub (pub is trusted to be priv's public key).  No
+ * scalar multiplication: importing a bare private key would make OpenSSL
+ * derive its public half, as costly as a DH. */
 lull_err crypto_dh_key_new(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *pub,
                            crypto_dh_key **out);
 

@@ -132,15 +132,6 @@ static void test_dh_rfc7748_6(void)
 		CHECK_MEM(got, shared, len);
 		CHECK_OK(crypto_dh(v->alg, b, a_pub, got));
 		CHECK_MEM(got, shared, len);
-		/* The key-pair import (no public key derivation) agrees, and
-		 * costs one scalar multiplication. */
-		uint64_t before = crypto_dh_count();
-		CHECK_OK(crypto_dh_keypair(v->alg, a, a_pub, b_pub, got));
-		CHECK_MEM(got, shared, len);
-		CHECK(crypto_dh_count() - before == 1);
-		CHECK_OK(crypto_dh_keypair(v->alg, b, b_pub, a_pub, got));
-		CHECK_MEM(got, shared, len);
-		CHECK_ERR(crypto_dh_keypair(v->alg, a, NULL, b_pub, got), LULL_ERR_INVALID_ARG);
 	}
 }
 
@@ -203,9 +194,6 @@ static void test_dh_low_order(void)
 		CHECK_OK(crypto_dh_generate(low[i].alg, priv, pub));
 		memset(shared, 0xa5, sizeof(shared));
 		CHECK_ERR(crypto_dh(low[i].alg, priv, u, shared), LULL_ERR_DH_ZERO);
-		CHECK(all_zero(shared, len));
-		memset(shared, 0xa5, sizeof(shared));
-		CHECK_ERR(crypto_dh_keypair(low[i].alg, priv, pub, u, shared), LULL_ERR_DH_ZERO);
 		CHECK(all_zero(shared, len));
 	}
 
@@ -355,8 +343,6 @@ static void test_dh_key_generate(crypto_dh_alg alg)
 	CHECK_OK(crypto_dh_key_new_public(alg, b_pub, &pb));
 	CHECK_OK(crypto_dh_key_derive(ka, pb, x));
 	CHECK_OK(crypto_dh(alg, b, a_pub, y));
-	CHECK_MEM(x, y, len);
-	CHECK_OK(crypto_dh_keypair(alg, a, a_pub, b_pub, y));
 	CHECK_MEM(x, y, len);
 
 	/* Private key only inside the handle. */
