@@ -54,9 +54,11 @@ lull_err record_key_init(record_key *k, crypto_aead_alg alg,
                          const uint8_t key[CRYPTO_AEAD_KEY_BYTES], uint32_t epoch)
 {
 	memset(k, 0, sizeof(*k));
-	lull_err err = crypto_aead_init(&k->aead, alg, key);
-	if (err != LULL_OK)
-		return err;
+	if (key == NULL || (alg != CRYPTO_AEAD_AESGCM && alg != CRYPTO_AEAD_CHACHAPOLY))
+		return LULL_ERR_INVALID_ARG;
+	/* No context yet: the first seal or open builds it (record.h), so a
+	 * key installed at the end of a handshake and released at the end of
+	 * the same call costs nothing. */
 	memcpy(k->key, key, CRYPTO_AEAD_KEY_BYTES);
 	k->alg = alg;
 	k->epoch = epoch;

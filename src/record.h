@@ -11,9 +11,9 @@
  *    (LULL_ERR_NONCE_EXHAUSTED) instead.
  *  - record_key_destroy wipes the key; a destroyed key refuses everything.
  *  - The cipher context (key schedule, GHASH tables: ~1.2 KiB) is a cache of
- *    the raw key: record_key_release drops it while the key stays live, and
- *    the next seal or open builds it again (~0.25 us), so a connection with
- *    no traffic holds 32 bytes per key, not a context.
+ *    the raw key, built by the first seal or open (~0.25 us), not by
+ *    record_key_init; record_key_release drops it while the key stays live,
+ *    so a connection with no traffic holds 32 bytes per key, not a context.
  */
 #ifndef LULL_RECORD_H
 #define LULL_RECORD_H

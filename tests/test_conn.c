@@ -700,6 +700,20 @@ static void test_idle_connection_holds_no_working_set(void)
 	CHECK(p.client.conn->tx.seq == 5 && p.server.conn->rx.seq == 5);
 	CHECK(p.server.conn->tx.seq == 5 && p.client.conn->rx.seq == 5);
 
+	/* A record key builds its context on first use, not when installed,
+	 * and keeps its sequence across a release. */
+	record_key k;
+	uint8_t out[WIRE_RECORD_OVERHEAD_BYTES + 1];
+	CHECK_OK(record_key_init(&k, CRYPTO_AEAD_AESGCM, p.client.conn->tx.key, 9));
+	CHECK(k.live && !record_key_holds_context(&k));
+	CHECK_OK(record_seal(&k, WIRE_DATA, 0, (const uint8_t *)"x", 1, out));
+	CHECK(record_key_holds_context(&k) && k.seq == 1);
+	record_key_release(&k);
+	CHECK(k.live && !record_key_holds_context(&k) && k.seq == 1);
+	record_key_destroy(&k);
+	CHECK_ERR(record_key_init(&k, (crypto_aead_alg)7, p.client.conn->tx.key, 9),
+	          LULL_ERR_INVALID_ARG);
+
 	/* A heartbeat on the idle link. */
 	unsigned acked = side_count_events(&p.client, LULL_EV_HEARTBEAT_ACKED);
 	pair_advance(&p, LULL_DEFAULT_HEARTBEAT_INTERVAL_MS);
