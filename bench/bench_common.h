@@ -1,7 +1,8 @@
 /*
  * bench_common.h - small helpers shared by the benchmark tools: clocks,
- * address parsing, socket set-up and reading another process's CPU time
- * and RSS from /proc.  Header-only: each tool is one program from one .c.
+ * address parsing, socket set-up, the start of an epoll server and reading
+ * another process's CPU time and RSS from /proc.  Header-only: each tool is
+ * one program from one .c.
  *
  * The wire "protocol" every tool agrees on (spoken by lull-bench-tcp and
  * lull-bench-load, served by lull-bench-target) is chosen by the first byte
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,6 +102,30 @@ static inline int listen_on(const char *addr, const char *port_file)
 		}
 	}
 	return fd;
+}
+
+/* The start of an epoll server (lull-bench-target, lull-bench-relay): SIGPIPE
+ * ignored (a peer that goes away is an error return, not a death), a table
+ * of one pointer per possible fd sized by RLIMIT_NOFILE (so any accepted fd
+ * indexes it), an epoll set and a listener on addr registered for EPOLLIN.
+ * Returns the listening fd, or -1 (listen_on has said why); the caller
+ * converts *fd_table to its own pointer type.  Everything is made before
+ * anything is checked, as the tools did inline: on failure they exit. */
+static inline int serve_open(const char *addr, const char *port_file, int *ep, size_t *max_fds,
+                             void **fd_table)
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	*max_fds = rl.rlim_cur;
+	*fd_table = calloc(*max_fds, sizeof(void *));
+	*ep = epoll_create1(EPOLL_CLOEXEC);
+	int lfd = listen_on(addr, port_file);
+	if (!*fd_table || *ep < 0 || lfd < 0)
+		return -1;
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+	epoll_ctl(*ep, EPOLL_CTL_ADD, lfd, &ev);
+	return lfd;
 }
 
 /* utime + stime of pid in seconds, or -1. */

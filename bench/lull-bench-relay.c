@@ -13,9 +13,7 @@
  * memory stays bounded and an idle pair holds no buffer.  Either side's EOF
  * or error closes both (the tunnels compared have no half-close either).
  */
-#include <signal.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 
 #include "bench_common.h"
 
@@ -171,17 +169,11 @@ int main(int argc, char **argv)
 		                "[--port-file F]\n");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	struct rlimit rl;
-	getrlimit(RLIMIT_NOFILE, &rl);
-	max_fds = rl.rlim_cur;
-	by_fd = calloc(max_fds, sizeof(*by_fd));
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	int lfd = listen_on(addr, port_file);
-	if (!by_fd || ep < 0 || lfd < 0)
+	void *table;
+	int lfd = serve_open(addr, port_file, &ep, &max_fds, &table);
+	if (lfd < 0)
 		return 1;
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	by_fd = table;
 	struct epoll_event evs[256];
 	for (;;) {
 		int n = epoll_wait(ep, evs, 256, -1);

@@ -13,9 +13,7 @@
  * buffer is allocated only for echo bytes the socket would not take at
  * once, and while it exists the connection is not read (bounded memory).
  */
-#include <signal.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 
 #include "bench_common.h"
 
@@ -194,17 +192,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	signal(SIGPIPE, SIG_IGN);
-	struct rlimit rl;
-	getrlimit(RLIMIT_NOFILE, &rl);
-	max_fds = rl.rlim_cur;
-	conns = calloc(max_fds, sizeof(*conns));
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	int lfd = listen_on(addr, port_file);
-	if (!conns || ep < 0 || lfd < 0)
+	void *table;
+	int lfd = serve_open(addr, port_file, &ep, &max_fds, &table);
+	if (lfd < 0)
 		return 1;
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	conns = table;
 	struct epoll_event evs[256];
 	for (;;) {
 		int n = epoll_wait(ep, evs, 256, -1);

@@ -17,34 +17,23 @@ PIDS=""
 trap 'for p in $PIDS; do kill -KILL $p 2>/dev/null; done; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
 
-port() { # a free port below the ephemeral range
-	local p
-	for _ in $(seq 100); do
-		p=$((10000 + RANDOM % 22000))
-		[ -z "$(ss -Htan "sport = :$p")" ] && { echo $p; return; }
-	done
-}
-wait_port() {
-	for _ in $(seq 100); do
-		[ -n "$(ss -Htln "sport = :$1")" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# free_port, wait_port: shared with scripts/bench.sh.
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh" || exit 1
 
 (umask 077 && "$B/lull" genkey >"$T/s.key" && "$B/lull" genkey >"$T/c.key") || exit 1
 "$B/lull" pubkey <"$T/s.key" >"$T/s.pub"
 echo "$("$B/lull" pubkey <"$T/c.key") prof" >"$T/auth"
-TP=$(port)
+TP=$(free_port)
 "$B/lull-bench-target" --listen "127.0.0.1:$TP" &
 PIDS="$PIDS $!"
 wait_port "$TP" || exit 1
-SP=$(port)
+SP=$(free_port)
 "$B/lull" server --listen "127.0.0.1:$SP" --target "127.0.0.1:$TP" --key "$T/s.key" \
 	--authorized "$T/auth" -q 2>"$T/server.log" &
 S=$!
 PIDS="$PIDS $S"
-CP=$(port)
+CP=$(free_port)
 "$B/lull" client --listen "127.0.0.1:$CP" --server "127.0.0.1:$SP" --key "$T/c.key" \
 	--server-pub "$T/s.pub" -q 2>"$T/client.log" &
 C=$!

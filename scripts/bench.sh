@@ -83,30 +83,9 @@ stop() {
 	done
 }
 
-# free_port: a port nobody listens on and that we have not handed out
-# (remembered in a file: we run in command substitutions, i.e. subshells).
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((10000 + RANDOM % 22000)) # below the ephemeral range
-		grep -qx "$p" "$T/ports" 2>/dev/null && continue
-		if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p" >>"$T/ports"
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# wait_port PORT: until something listens there (10 s).
-wait_port() {
-	for _ in $(seq 100); do
-		[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# free_port, wait_port: shared with bench/profile.sh.
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../bench/bench_lib.sh" || exit 1
 
 # wait_file FILE SECONDS
 wait_file() {
