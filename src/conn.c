@@ -103,7 +103,12 @@ static void conn_release_contexts(lull_conn *c)
 
 /* ---- Events ------------------------------------------------------------- */
 
-static void conn_emit(lull_conn *c, lull_event *ev, uint64_t now_ms)
+/*
+ * Report an event.  The callback may close the connection (lull.h), so the
+ * answer is whether it is still open: a caller with more to do stops with
+ * LULL_ERR_CLOSED when it is not.
+ */
+static bool conn_emit(lull_conn *c, lull_event *ev, uint64_t now_ms)
 {
 	ev->now_ms = now_ms;
 	if (!ev->epoch)
@@ -114,6 +119,7 @@ static void conn_emit(lull_conn *c, lull_event *ev, uint64_t now_ms)
 	}
 	if (c->cb.on_event)
 		c->cb.on_event(c->cb.user, ev);
+	return !c->closed;
 }
 
 /* ---- Keys --------------------------------------------------------------- */
@@ -367,7 +373,7 @@ static size_t build_prologue(const lull_conn *c, uint8_t version, uint8_t suite,
 	return 9 + c->prev_hash_len;
 }
 
-static void hs_started(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
+static lull_err hs_started(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 {
 	c->hs_active = true;
 	c->hs_reason = reason;
@@ -375,7 +381,7 @@ static void hs_started(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 	c->hs_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
 	lull_event ev = {
 	        .type = LULL_EV_HANDSHAKE_STARTED, .epoch = c->epoch + 1, .rekey_reason = reason};
-	conn_emit(c, &ev, now_ms);
+	return conn_emit(c, &ev, now_ms) ? LULL_OK : LULL_ERR_CLOSED;
 }
 
 /* Client: queue HS1 and wait for HS2. */
@@ -413,8 +419,7 @@ static lull_err client_begin_handshake(lull_conn *c, uint64_t now_ms, lull_rekey
 	c->out_len += WIRE_HEADER_BYTES + WIRE_HS1_BYTES;
 	c->hs_step = HS_WAIT_HS2;
 	policy_rekey_started(&c->pol);
-	hs_started(c, now_ms, reason);
-	return LULL_OK;
+	return hs_started(c, now_ms, reason);
 }
 
 /* Server: PSK of the client whose static key message 3 just revealed. */
@@ -504,8 +509,7 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	        c->epoch == 0 ? LULL_REKEY_NONE
 	                      : policy_server_rekey_reason(&c->pol, &c->agreed, now_ms);
 	policy_rekey_started(&c->pol);
-	hs_started(c, now_ms, reason);
-	return LULL_OK;
+	return hs_started(c, now_ms, reason);
 }
 
 static lull_err client_on_hs2(lull_conn *c, uint64_t now_ms, const uint8_t *body)
@@ -606,8 +610,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	                 .epoch = epoch,
 	                 .rekey_reason = c->hs_reason,
 	                 .duration_ms = now_ms - c->hs_started_ms};
-	conn_emit(c, &ev, now_ms);
-	return LULL_OK;
+	return conn_emit(c, &ev, now_ms) ? LULL_OK : LULL_ERR_CLOSED;
 }
 
 static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body)
@@ -714,11 +717,11 @@ static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
 
 /* ---- Policy actions ----------------------------------------------------- */
 
-static void emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type,
+static bool emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type,
                         lull_rekey_reason reason)
 {
 	lull_event ev = {.type = type, .rekey_reason = reason};
-	conn_emit(c, &ev, now_ms);
+	return conn_emit(c, &ev, now_ms);
 }
 
 /*
@@ -727,9 +730,6 @@ static void emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type,
  */
 static lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 {
-	/* An event callback may have closed the connection just before. */
-	if (c->closed)
-		return LULL_ERR_CLOSED;
 	if (!c->is_server)
 		return c->hs_active ? LULL_OK : client_begin_handshake(c, now_ms, reason);
 	if (c->hs_active || c->pol.rekey_asked)
@@ -739,8 +739,7 @@ static lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	policy_rekey_asked(&c->pol, reason);
-	emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, reason);
-	return LULL_OK;
+	return emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, reason) ? LULL_OK : LULL_ERR_CLOSED;
 }
 
 /* Ask the policy whether len bytes may be sealed now, acting on what it
@@ -751,9 +750,8 @@ static lull_err conn_check_send(lull_conn *c, uint64_t now_ms, size_t len, bool 
 	lull_rekey_reason reason = LULL_REKEY_NONE;
 	*may_send =
 	        policy_check_send(&c->pol, &c->agreed, now_ms, len, &rekey, &reason) == POLICY_OK;
-	if (!was_stale && c->pol.tx_stale)
-		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
-	if (c->closed) {
+	if (!was_stale && c->pol.tx_stale &&
+	    !emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE)) {
 		*may_send = false;
 		return LULL_ERR_CLOSED;
 	}
@@ -862,8 +860,7 @@ static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h, re
 	lull_event ev = {.type = LULL_EV_SPOOF_REJECTED,
 	                 .err = LULL_ERR_SPOOF,
 	                 .bytes = WIRE_HEADER_BYTES + (uint64_t)h->length};
-	conn_emit(c, &ev, now_ms);
-	if (c->closed)
+	if (!conn_emit(c, &ev, now_ms))
 		return LULL_ERR_CLOSED;
 	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP) {
 		reassembly_discard(c);
@@ -904,8 +901,6 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, rec
 		lull_err err = conn_want_rekey(c, now_ms, LULL_REKEY_BYTES);
 		if (err != LULL_OK)
 			return err;
-		if (c->closed) /* closed by a callback: deliver nothing more */
-			return LULL_ERR_CLOSED;
 	}
 	c->app_bytes_total += len;
 	if (c->msg_len + len > c->agreed.max_message_bytes)
@@ -953,9 +948,9 @@ static lull_err send_heartbeat(lull_conn *c, uint64_t now_ms)
 	lull_err err = queue_control(c, WIRE_HEARTBEAT, body, sizeof(body));
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	emit_simple(c, now_ms, LULL_EV_HEARTBEAT_SENT, LULL_REKEY_NONE);
-	if (newly_stale && !c->closed)
-		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	if (!emit_simple(c, now_ms, LULL_EV_HEARTBEAT_SENT, LULL_REKEY_NONE) ||
+	    (newly_stale && !emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE)))
+		return LULL_ERR_CLOSED;
 	return LULL_OK;
 }
 
@@ -968,9 +963,9 @@ static lull_err on_heartbeat(lull_conn *c, uint64_t now_ms, uint32_t id)
 	lull_err err = queue_control(c, WIRE_HEARTBEAT_ACK, body, sizeof(body));
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	emit_simple(c, now_ms, LULL_EV_HEARTBEAT_RECEIVED, LULL_REKEY_NONE);
-	if (newly_stale && !c->closed)
-		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
+	if (!emit_simple(c, now_ms, LULL_EV_HEARTBEAT_RECEIVED, LULL_REKEY_NONE) ||
+	    (newly_stale && !emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE)))
+		return LULL_ERR_CLOSED;
 	return LULL_OK;
 }
 
@@ -980,8 +975,8 @@ static lull_err on_heartbeat_ack(lull_conn *c, uint64_t now_ms, uint32_t id)
 	lull_err err = policy_on_heartbeat_ack(&c->pol, id, &acked);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
-	if (acked)
-		emit_simple(c, now_ms, LULL_EV_HEARTBEAT_ACKED, LULL_REKEY_NONE);
+	if (acked && !emit_simple(c, now_ms, LULL_EV_HEARTBEAT_ACKED, LULL_REKEY_NONE))
+		return LULL_ERR_CLOSED;
 	return LULL_OK;
 }
 
@@ -990,7 +985,8 @@ static lull_err on_rekey_request(lull_conn *c, uint64_t now_ms, uint8_t reason)
 {
 	lull_rekey_reason why = reason <= LULL_REKEY_APPLICATION ? (lull_rekey_reason)reason
 	                                                         : LULL_REKEY_PEER_REQUEST;
-	emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, why);
+	if (!emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, why))
+		return LULL_ERR_CLOSED;
 	return conn_want_rekey(c, now_ms, LULL_REKEY_PEER_REQUEST);
 }
 
@@ -1230,15 +1226,13 @@ static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
 		if (c->agreed.on_missing_heartbeat == LULL_ON_MISSING_HEARTBEAT_CLOSE)
 			return conn_fail(c, now_ms, LULL_ERR_HEARTBEAT_MISSING,
 			                 LULL_CLOSE_HEARTBEAT_MISSING);
-		emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE);
-		if (c->closed)
+		if (!emit_simple(c, now_ms, LULL_EV_KEY_STALE, LULL_REKEY_IDLE))
 			return LULL_ERR_CLOSED;
 	}
 	if (due.heartbeat_missed) {
 		lull_event ev = {.type = LULL_EV_HEARTBEAT_MISSED,
 		                 .err = LULL_ERR_HEARTBEAT_MISSED};
-		conn_emit(c, &ev, now_ms);
-		if (c->closed)
+		if (!conn_emit(c, &ev, now_ms))
 			return LULL_ERR_CLOSED;
 		if (c->agreed.on_missed_ack == LULL_ON_MISSED_ACK_CLOSE)
 			return conn_fail(c, now_ms, LULL_ERR_HEARTBEAT_MISSED,
@@ -1250,8 +1244,6 @@ static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
 		lull_err err = send_heartbeat(c, now_ms);
 		if (err != LULL_OK)
 			return err;
-		if (c->closed)
-			return LULL_ERR_CLOSED;
 	}
 	if (due.rekey)
 		return conn_want_rekey(c, now_ms, due.rekey_reason);
