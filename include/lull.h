@@ -83,7 +83,11 @@ const char *lull_err_name(lull_err err);
 #define LULL_DEFAULT_SRK_KEEP              2u           /* B2: M */
 #define LULL_DEFAULT_MAX_MESSAGE_BYTES     (16u << 20)  /* 16 MiB */
 
-#define LULL_SRK_INTERVAL_MIN_MS     100u   /* keeps the SRK ring to at most ~9,000 slots */
+#define LULL_SRK_INTERVAL_MIN_MS 100u /* keeps the SRK ring to at most ~9,000 slots */
+/* An SRK's private half lives srk_interval + srk_keep x srk_lifetime: with
+ * this bound the server's forward-secrecy window is at most 60 s + 10 x 90 s
+ * = 16 min, whatever the configuration says. */
+#define LULL_SRK_INTERVAL_MAX_MS     60000u
 #define LULL_SRK_LIFETIME_MAX_MS     90000u /* B2: a handshake may take at most 90 s */
 #define LULL_SRK_KEEP_MIN            1u
 #define LULL_SRK_KEEP_MAX            10u

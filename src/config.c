@@ -76,7 +76,8 @@ lull_err lull_config_validate(const lull_config *cfg, const char **bad_field)
 		return config_bad(bad_field, "reject_after_bytes");
 	if (cfg->reject_after_age_ms != 0 && cfg->reject_after_age_ms < cfg->rekey_max_age_ms)
 		return config_bad(bad_field, "reject_after_age");
-	if (cfg->srk_interval_ms < LULL_SRK_INTERVAL_MIN_MS)
+	if (cfg->srk_interval_ms < LULL_SRK_INTERVAL_MIN_MS ||
+	    cfg->srk_interval_ms > LULL_SRK_INTERVAL_MAX_MS)
 		return config_bad(bad_field, "srk_interval");
 	if (cfg->srk_lifetime_ms == 0 || cfg->srk_lifetime_ms > LULL_SRK_LIFETIME_MAX_MS)
 		return config_bad(bad_field, "srk_lifetime");

@@ -39,10 +39,19 @@
  * allocated on the first insert and doubled before the load would pass 1/2.
  * The probe start is the first 8 bytes of SHA256(seed || client_e) with a
  * random per-slot seed, so a client choosing its ephemerals cannot aim them
- * all at one probe chain.  At SRK_REPLAY_SET_MAX_ENTRIES the set refuses.
- * A client ephemeral is refused while any live slot holds it, not only the
- * current interval's: a replay stays refused for the whole life of the SRK
- * that answered it (and costs no key generation).
+ * all at one probe chain.  A client ephemeral is refused while any live
+ * slot's set holds it, not only the current interval's: a replay stays
+ * refused for the life of the SRK that answered it (and costs no key
+ * generation) - unless memory pressure dropped that set (srk_pool.h).
+ *
+ * Rotation.  At SRK_REPLAY_SET_MAX_ENTRIES, or when growing the table would
+ * pass the budget even after the older intervals' sets are dropped, the
+ * slot's SRK is replaced (slot_rotate).  Only the current interval's SRK
+ * answers new handshakes, and after a rotation only its newest SRK, whose
+ * set starts empty: every (client ephemeral, SRK) pair it serves is new.
+ * An attacker who fills sets therefore costs the server one key generation
+ * per SRK_REPLAY_SET_MAX_ENTRIES handshakes and at most
+ * SRK_REPLAY_BUDGET_BYTES of tables, and refuses nobody.
  *
  * Not thread-safe; on_event must not call back into the pool.
  */
@@ -149,9 +158,36 @@ static lull_err replay_grow(srk_slot *s)
 	return LULL_OK;
 }
 
-/* Record key; LULL_ERR_REPLAY if it is already there (a repeat outranks a
- * full set: the handshake is refused either way, the reason is exact). */
-static lull_err replay_insert(srk_slot *s, const uint8_t key[SRK_KEY_BYTES])
+/* Free a slot's replay table (the slot and its SRK stay as they are). */
+static void replay_drop(srk_pool *p, srk_slot *s)
+{
+	p->replay_table_entries -= s->replay_cap;
+	free(s->replay_keys);
+	free(s->replay_used);
+	s->replay_keys = NULL;
+	s->replay_used = NULL;
+	s->replay_count = 0;
+	s->replay_cap = 0;
+}
+
+/* Room for s's table to grow to new_cap entries, dropping the sets of the
+ * other (older) slots if need be; false when even that is not enough. */
+static bool replay_make_room(srk_pool *p, srk_slot *s, uint32_t new_cap)
+{
+	uint64_t need = p->replay_table_entries - s->replay_cap + new_cap;
+	if (need <= p->replay_budget_entries)
+		return true;
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (&p->slots[i] != s && p->slots[i].replay_cap != 0)
+			replay_drop(p, &p->slots[i]);
+	need = p->replay_table_entries - s->replay_cap + new_cap;
+	return need <= p->replay_budget_entries;
+}
+
+/* Record key; LULL_ERR_REPLAY if it is already there; LULL_ERR_SRK_POOL_FULL
+ * when the set is at its cap or cannot grow within the budget: the caller
+ * rotates the SRK.  A repeat is found before fullness is considered. */
+static lull_err replay_insert(srk_pool *p, srk_slot *s, const uint8_t key[SRK_KEY_BYTES])
 {
 	uint32_t idx = 0;
 	bool found = false;
@@ -167,9 +203,13 @@ static lull_err replay_insert(srk_slot *s, const uint8_t key[SRK_KEY_BYTES])
 	if (s->replay_count >= SRK_REPLAY_SET_MAX_ENTRIES)
 		return LULL_ERR_SRK_POOL_FULL;
 	if ((uint64_t)(s->replay_count + 1) * 2 > s->replay_cap) {
+		uint32_t old_cap = s->replay_cap;
+		if (!replay_make_room(p, s, old_cap ? old_cap * 2 : REPLAY_INITIAL_CAP))
+			return LULL_ERR_SRK_POOL_FULL;
 		err = replay_grow(s);
 		if (err != LULL_OK)
 			return err;
+		p->replay_table_entries += s->replay_cap - old_cap;
 		err = replay_probe(s, s->replay_keys, s->replay_used, s->replay_cap, key, &idx,
 		                   &found);
 		if (err != LULL_OK)
@@ -216,6 +256,13 @@ static void slot_clear(srk_slot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Clear a slot and take its table out of the pool's account. */
+static void slot_erase(srk_pool *p, srk_slot *s)
+{
+	p->replay_table_entries -= s->replay_cap;
+	slot_clear(s);
+}
+
 static lull_err slot_create(srk_slot *s, uint64_t interval)
 {
 	lull_err err = crypto_dh_key_generate(CRYPTO_DH_25519, s->priv, s->pub, &s->key);
@@ -230,6 +277,24 @@ static lull_err slot_create(srk_slot *s, uint64_t interval)
 	return LULL_OK;
 }
 
+/*
+ * A fresh SRK for the rest of s's interval: the old private key is wiped
+ * and the pool's handle dropped now (a handshake it answered holds its own
+ * reference until it ends), its set freed.  Counts as a creation.
+ */
+static lull_err slot_rotate(srk_pool *p, srk_slot *s, uint64_t now_ms)
+{
+	uint64_t interval = s->interval;
+	slot_erase(p, s);
+	lull_err err = slot_create(s, interval);
+	if (err != LULL_OK)
+		return err;
+	p->created_total++;
+	p->rotated_total++;
+	emit(p, LULL_EV_SRK_CREATED, now_ms, interval);
+	return LULL_OK;
+}
+
 /* ---- API -------------------------------------------------------------- */
 
 lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, uint32_t keep,
@@ -238,9 +303,9 @@ lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, 
 	if (p == NULL)
 		return LULL_ERR_INVALID_ARG;
 	memset(p, 0, sizeof(*p));
-	if (interval_ms < SRK_INTERVAL_MIN_MS || lifetime_ms == 0 ||
-	    lifetime_ms > LULL_SRK_LIFETIME_MAX_MS || keep < LULL_SRK_KEEP_MIN ||
-	    keep > LULL_SRK_KEEP_MAX)
+	if (interval_ms < SRK_INTERVAL_MIN_MS || interval_ms > LULL_SRK_INTERVAL_MAX_MS ||
+	    lifetime_ms == 0 || lifetime_ms > LULL_SRK_LIFETIME_MAX_MS ||
+	    keep < LULL_SRK_KEEP_MIN || keep > LULL_SRK_KEEP_MAX)
 		return LULL_ERR_CONFIG;
 
 	uint64_t kept_ms = (uint64_t)keep * lifetime_ms;
@@ -256,6 +321,7 @@ lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, 
 	p->slots = slots;
 	p->on_event = on_event;
 	p->user = user;
+	p->replay_budget_entries = SRK_REPLAY_BUDGET_ENTRIES;
 	return LULL_OK;
 }
 
@@ -304,7 +370,7 @@ void srk_pool_expire(srk_pool *p, uint64_t now_ms)
 		if (!s->live || srk_pool_erase_at(p, s->interval) > now_ms)
 			continue;
 		uint64_t interval = s->interval;
-		slot_clear(s);
+		slot_erase(p, s);
 		p->erased_total++;
 		emit(p, LULL_EV_SRK_ERASED, now_ms, interval);
 	}
@@ -344,7 +410,12 @@ static lull_err acquire_slot(srk_pool *p, uint64_t now_ms, const uint8_t client_
 		emit(p, LULL_EV_SRK_CREATED, now_ms, now_interval);
 	}
 
-	err = replay_insert(s, client_e);
+	err = replay_insert(p, s, client_e);
+	if (err == LULL_ERR_SRK_POOL_FULL) {
+		err = slot_rotate(p, s, now_ms);
+		if (err == LULL_OK)
+			err = replay_insert(p, s, client_e);
+	}
 	if (err == LULL_ERR_REPLAY)
 		p->replays_refused_total++;
 	if (err != LULL_OK)

@@ -26,10 +26,21 @@
  *    + lifetime <= erase_at(i): so while connections are ticked at their
  *    deadlines, no copy of the key outlives erase_at(i).
  *  - No two handshakes share (client ephemeral, SRK): each slot keeps a replay
- *    set of the client ephemerals it answered; a repeat is refused.  The set
- *    is keyed by a per-slot random seed so an attacker choosing ephemerals
- *    cannot force hash collisions, and it is capped so it cannot grow without
- *    bound.
+ *    set of the client ephemerals its SRK answered; a repeat is refused.  The
+ *    set is keyed by a per-slot random seed so an attacker choosing ephemerals
+ *    cannot force hash collisions.
+ *  - Capacity is never a reason to refuse a handshake (design brief §7: a
+ *    flood of message 1s must not end established links at their next
+ *    rekey).  When the current SRK's set is full, or the pool's replay
+ *    memory would pass its budget, the slot's SRK is rotated: wiped (the
+ *    handshakes it answered keep their own handle), replaced by a fresh key
+ *    pair with an empty set for the rest of the interval.  A new SRK has
+ *    answered nobody, so no pair can repeat; the old SRK answers nobody
+ *    again, so its set is no longer needed for that.  Before rotating, the
+ *    sets of older intervals are dropped: their SRKs answer no new handshake
+ *    either, so those sets only saved the cost of answering a replay.
+ *  - Memory: the replay tables of one pool hold at most
+ *    SRK_REPLAY_BUDGET_ENTRIES entries (SRK_REPLAY_BUDGET_BYTES).
  *  - Not thread-safe: one pool per event loop (servers share no state).
  */
 #ifndef LULL_SRK_POOL_H
@@ -44,12 +55,16 @@
 
 #define SRK_KEY_BYTES         32
 #define SRK_REPLAY_SEED_BYTES 16
-/* Per interval.  The table stays at most half full, so a full set is a
- * 2^18-entry table of 33 bytes each: ~8.3 MiB per slot, ~58 MiB for the 7
- * slots of the default ring.  2^17 handshakes per 10 s interval is far above
- * what one server process completes. */
-#define SRK_REPLAY_SET_MAX_ENTRIES (1u << 17)
-#define SRK_INTERVAL_MIN_MS        LULL_SRK_INTERVAL_MIN_MS
+/* Per SRK.  The table stays at most half full, so a full set is a
+ * 2^17-entry table of 33 bytes each (4.1 MiB); the next handshake gets a
+ * new SRK. */
+#define SRK_REPLAY_SET_MAX_ENTRIES (1u << 16)
+/* Table entries (33 bytes each) over every live set of one pool: 16.5 MiB,
+ * four full sets.  One pool per server context, i.e. per worker thread. */
+#define SRK_REPLAY_BUDGET_ENTRIES (1u << 19)
+#define SRK_REPLAY_ENTRY_BYTES    (SRK_KEY_BYTES + 1)
+#define SRK_REPLAY_BUDGET_BYTES   ((size_t)SRK_REPLAY_BUDGET_ENTRIES * SRK_REPLAY_ENTRY_BYTES)
+#define SRK_INTERVAL_MIN_MS       LULL_SRK_INTERVAL_MIN_MS
 
 typedef struct srk_slot {
 	bool live;
@@ -73,12 +88,16 @@ typedef struct srk_pool {
 	srk_slot *slots;
 	lull_event_fn on_event; /* SRK created / erased; may be NULL */
 	void *user;
-	uint64_t created_total;
+	uint64_t replay_budget_entries; /* SRK_REPLAY_BUDGET_ENTRIES; tests lower it */
+	uint64_t replay_table_entries;  /* sum of replay_cap over the slots */
+	uint64_t created_total;         /* every SRK generated, rotations included */
 	uint64_t erased_total;
+	uint64_t rotated_total; /* SRKs replaced within their interval (set full or budget) */
 	uint64_t replays_refused_total;
 } srk_pool;
 
-/* LULL_ERR_CONFIG for interval < SRK_INTERVAL_MIN_MS, lifetime 0 or over
+/* LULL_ERR_CONFIG for interval outside SRK_INTERVAL_MIN_MS..
+ * LULL_SRK_INTERVAL_MAX_MS, lifetime 0 or over
  * LULL_SRK_LIFETIME_MAX_MS, keep outside LULL_SRK_KEEP_MIN..MAX. */
 lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, uint32_t keep,
                        lull_event_fn on_event, void *user);
@@ -92,8 +111,8 @@ void srk_pool_destroy(srk_pool *p);
  * interval's SRK if it has none (event SRK_CREATED), records client_e.
  * Copies the key pair into priv/pub (the caller wipes priv when done) and
  * the interval index into *interval (may be NULL).
- * LULL_ERR_REPLAY: client_e already answered by this SRK (counted).
- * LULL_ERR_SRK_POOL_FULL: the interval's replay set is at its cap.
+ * LULL_ERR_REPLAY: client_e already answered by a live SRK (counted).
+ * A full set or budget rotates the SRK (event SRK_CREATED), never refuses.
  * LULL_ERR_STATE: the slot is held by a later interval (clock went back).
  * LULL_ERR_NOMEM, LULL_ERR_RANDOM, LULL_ERR_CRYPTO from allocation and crypto.
  * priv and pub are zeroed on every failure.  on_event must not call back

@@ -27,6 +27,8 @@ MUTATION(zero_max_age, c->rekey_max_age_ms = 0)
 MUTATION(low_reject_bytes, c->reject_after_bytes = c->rekey_bytes - 1)
 MUTATION(low_reject_age, c->reject_after_age_ms = c->rekey_max_age_ms - 1)
 MUTATION(short_srk_interval, c->srk_interval_ms = LULL_SRK_INTERVAL_MIN_MS - 1)
+MUTATION(long_srk_interval, c->srk_interval_ms = LULL_SRK_INTERVAL_MAX_MS + 1)
+MUTATION(huge_srk_interval, c->srk_interval_ms = UINT32_MAX)
 MUTATION(zero_srk_lifetime, c->srk_lifetime_ms = 0)
 MUTATION(long_srk_lifetime, c->srk_lifetime_ms = LULL_SRK_LIFETIME_MAX_MS + 1)
 MUTATION(zero_srk_keep, c->srk_keep = 0)
@@ -53,6 +55,8 @@ static const struct {
         {low_reject_bytes, "reject_after_bytes"},
         {low_reject_age, "reject_after_age"},
         {short_srk_interval, "srk_interval"},
+        {long_srk_interval, "srk_interval"},
+        {huge_srk_interval, "srk_interval"},
         {zero_srk_lifetime, "srk_lifetime"},
         {long_srk_lifetime, "srk_lifetime"},
         {zero_srk_keep, "srk_keep"},
@@ -113,6 +117,8 @@ int main(void)
 	cfg.srk_keep = LULL_SRK_KEEP_MAX;
 	cfg.reject_after_bytes = cfg.rekey_bytes;
 	cfg.heartbeat_retries = 4; /* 5 x 10 s < 60 s */
+	CHECK_OK(lull_config_validate(&cfg, NULL));
+	cfg.srk_interval_ms = LULL_SRK_INTERVAL_MAX_MS;
 	CHECK_OK(lull_config_validate(&cfg, NULL));
 	cfg.rekey_bytes = 1000;
 	cfg.reject_after_bytes = 0;

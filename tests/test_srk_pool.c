@@ -100,6 +100,10 @@ static void test_config(void)
 	CHECK_ERR(srk_pool_init(&p, I_DEF, L_DEF, LULL_SRK_KEEP_MAX + 1, NULL, NULL),
 	          LULL_ERR_CONFIG);
 	CHECK_ERR(srk_pool_init(&p, I_DEF, L_DEF, UINT32_MAX, NULL, NULL), LULL_ERR_CONFIG);
+	/* The forward-secrecy window has a ceiling. */
+	CHECK_ERR(srk_pool_init(&p, LULL_SRK_INTERVAL_MAX_MS + 1, L_DEF, K_DEF, NULL, NULL),
+	          LULL_ERR_CONFIG);
+	CHECK_ERR(srk_pool_init(&p, UINT32_MAX, L_DEF, K_DEF, NULL, NULL), LULL_ERR_CONFIG);
 	CHECK_ERR(srk_pool_init(NULL, I_DEF, L_DEF, K_DEF, NULL, NULL), LULL_ERR_INVALID_ARG);
 
 	/* The bounds themselves are accepted, and the ring is 1 + ceil(K / I). */
@@ -113,7 +117,7 @@ static void test_config(void)
 	        {SRK_INTERVAL_MIN_MS, 100, 1, 2},                 /* ceil(1) = 1 */
 	        {SRK_INTERVAL_MIN_MS, 101, 1, 3},
 	        {1000, 1, 1, 2},
-	        {UINT32_MAX, LULL_SRK_LIFETIME_MAX_MS, LULL_SRK_KEEP_MAX, 2},
+	        {LULL_SRK_INTERVAL_MAX_MS, LULL_SRK_LIFETIME_MAX_MS, LULL_SRK_KEEP_MAX, 16},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		CHECK_OK(srk_pool_init(&p, ok[i].interval, ok[i].lifetime, ok[i].keep, NULL, NULL));
@@ -392,7 +396,8 @@ static void test_ring_wraps(void)
  */
 static void test_ring_never_collides(void)
 {
-	static const uint32_t intervals[] = {SRK_INTERVAL_MIN_MS, 101, 333, 1000, 10000, 65537};
+	static const uint32_t intervals[] = {SRK_INTERVAL_MIN_MS,     101, 333, 1000, 10000,
+	                                     LULL_SRK_INTERVAL_MAX_MS};
 	static const uint32_t lifetimes[] = {
 	        1, 99, 100, 101, 2500, 30000, LULL_SRK_LIFETIME_MAX_MS};
 	static const uint32_t keeps[] = {LULL_SRK_KEEP_MIN, 2, 3, 7, LULL_SRK_KEEP_MAX};
@@ -612,35 +617,126 @@ static void test_replay_growth(void)
 	srk_pool_destroy(&p);
 }
 
-static void test_replay_cap(void)
+/* A full set never refuses: the next handshake of the interval gets a new
+ * SRK with an empty set, the old private key is wiped, and what the old SRK
+ * answered is never answered by it again. */
+static void test_replay_full_rotates(void)
 {
 	srk_pool p;
+	event_log log = {0};
 	uint8_t e[SRK_KEY_BYTES], priv[SRK_KEY_BYTES], pub[SRK_KEY_BYTES];
+	uint8_t pub0[SRK_KEY_BYTES], priv0[SRK_KEY_BYTES];
 	const uint64_t max = SRK_REPLAY_SET_MAX_ENTRIES;
 
-	CHECK_OK(srk_pool_init(&p, I_DEF, L_DEF, K_DEF, NULL, NULL));
+	CHECK_OK(srk_pool_init(&p, I_DEF, L_DEF, K_DEF, on_event, &log));
 	size_t failed = 0;
 	for (uint64_t k = 0; k < max; k++) {
 		client_key(k, e);
-		failed += srk_pool_acquire(&p, 0, e, priv, pub, NULL) != LULL_OK;
+		failed += srk_pool_acquire(&p, 0, e, priv0, pub0, NULL) != LULL_OK;
 	}
 	CHECK(failed == 0);
 	const srk_slot *s = &p.slots[0];
 	CHECK(s->replay_count == max);
 	CHECK(s->replay_cap == 2 * max);
+	CHECK(p.replay_table_entries == 2 * max);
+	CHECK(p.created_total == 1 && p.rotated_total == 0);
+	/* One more: answered, by a new SRK of the same interval. */
 	client_key(max, e);
-	CHECK_ERR(srk_pool_acquire(&p, 1, e, priv, pub, NULL), LULL_ERR_SRK_POOL_FULL);
-	CHECK_MEM(priv, zero32, SRK_KEY_BYTES);
-	CHECK(p.replays_refused_total == 0); /* full is not a replay */
+	CHECK_OK(srk_pool_acquire(&p, 1, e, priv, pub, NULL));
+	CHECK(memcmp(pub, pub0, SRK_KEY_BYTES) != 0);
+	CHECK(memcmp(priv, priv0, SRK_KEY_BYTES) != 0);
+	CHECK(s->live && s->interval == 0);
+	CHECK_MEM(s->pub, pub, SRK_KEY_BYTES);
+	CHECK(s->replay_count == 1 && s->replay_cap == 64);
+	CHECK(p.replay_table_entries == 64);
+	CHECK(p.created_total == 2 && p.rotated_total == 1 && log.created == 2);
+	CHECK(log.erased == 0 && log.bad == 0);
+	CHECK(srk_pool_live_count(&p) == 1);
+	/* An ephemeral the old SRK answered may be answered by the new one
+	 * (a new pair), once; then the new set refuses it. */
 	client_key(0, e);
-	CHECK_ERR(srk_pool_acquire(&p, 2, e, priv, pub, NULL), LULL_ERR_REPLAY);
-	client_key(max - 1, e);
+	CHECK_OK(srk_pool_acquire(&p, 2, e, priv, pub, NULL));
+	CHECK(memcmp(pub, pub0, SRK_KEY_BYTES) != 0);
 	CHECK_ERR(srk_pool_acquire(&p, 3, e, priv, pub, NULL), LULL_ERR_REPLAY);
-	CHECK(p.replays_refused_total == 2);
-	CHECK(s->replay_count == max && s->replay_cap == 2 * max);
-	/* The cap is per interval: the next one accepts. */
-	client_key(max, e);
-	CHECK_OK(srk_pool_acquire(&p, I_DEF, e, priv, pub, NULL));
+	CHECK(p.replays_refused_total == 1);
+	/* The new SRK is still erased at its interval's deadline. */
+	srk_pool_expire(&p, srk_pool_erase_at(&p, 0));
+	CHECK(slot_is_wiped(s) && p.replay_table_entries == 0);
+	crypto_wipe(priv0, sizeof(priv0));
+	srk_pool_destroy(&p);
+}
+
+/* Past the budget the older intervals' sets go first (their SRKs answer no
+ * new handshake), then the current SRK rotates: memory never passes the
+ * budget, nothing is refused but a repeat, and no (ephemeral, SRK) pair is
+ * ever served twice, over a long schedule full of replays. */
+static void test_replay_budget(void)
+{
+	srk_pool p;
+	uint8_t e[SRK_KEY_BYTES], priv[SRK_KEY_BYTES], pub[SRK_KEY_BYTES];
+	CHECK_OK(srk_pool_init(&p, 1000, 1000, 2, NULL, NULL));
+	p.replay_budget_entries = 256;
+
+	/* Interval 0 takes 100 (table 256: the whole budget). */
+	for (uint64_t k = 0; k < 100; k++) {
+		client_key(k, e);
+		CHECK_OK(srk_pool_acquire(&p, 0, e, priv, pub, NULL));
+	}
+	CHECK(p.slots[0].replay_cap == 256 && p.replay_table_entries == 256);
+	/* Interval 1's first entry needs 64: interval 0's set is dropped, its
+	 * SRK stays live until its deadline. */
+	client_key(1000, e);
+	CHECK_OK(srk_pool_acquire(&p, 1000, e, priv, pub, NULL));
+	CHECK(p.slots[0].live && p.slots[0].replay_cap == 0 && p.slots[0].replay_count == 0);
+	CHECK(p.slots[1].replay_cap == 64 && p.replay_table_entries == 64);
+	CHECK(p.rotated_total == 0);
+	/* A replay of interval 0's ephemeral is answered now (by interval 1's
+	 * SRK: a new pair), not refused. */
+	client_key(5, e);
+	CHECK_OK(srk_pool_acquire(&p, 1001, e, priv, pub, NULL));
+	srk_pool_destroy(&p);
+
+	/* The long schedule: 20,000 acquires over 8 intervals, ephemerals
+	 * drawn from 700 values, so most are repeats. */
+	typedef struct {
+		uint8_t e[SRK_KEY_BYTES], pub[SRK_KEY_BYTES];
+	} pair;
+	enum { N_OPS = 20000 };
+	pair *served = calloc(N_OPS, sizeof(*served));
+	CHECK(served != NULL);
+	if (!served)
+		return;
+	size_t n_served = 0, dup_pairs = 0, over_budget = 0, bad_account = 0, errors = 0;
+	CHECK_OK(srk_pool_init(&p, 1000, 1000, 2, NULL, NULL));
+	p.replay_budget_entries = 512;
+	for (uint64_t op = 0; op < N_OPS; op++) {
+		uint64_t now = op * 8000 / N_OPS;
+		client_key(rng() % 700, e);
+		lull_err err = srk_pool_acquire(&p, now, e, priv, pub, NULL);
+		if (err == LULL_OK) {
+			for (size_t i = 0; i < n_served; i++)
+				if (memcmp(served[i].e, e, SRK_KEY_BYTES) == 0 &&
+				    memcmp(served[i].pub, pub, SRK_KEY_BYTES) == 0)
+					dup_pairs++;
+			memcpy(served[n_served].e, e, SRK_KEY_BYTES);
+			memcpy(served[n_served].pub, pub, SRK_KEY_BYTES);
+			n_served++;
+		} else if (err != LULL_ERR_REPLAY) {
+			errors++;
+		}
+		uint64_t sum = 0;
+		for (size_t i = 0; i < p.n_slots; i++)
+			sum += p.slots[i].replay_cap;
+		bad_account += sum != p.replay_table_entries;
+		over_budget += p.replay_table_entries > p.replay_budget_entries;
+	}
+	CHECK(errors == 0);
+	CHECK(dup_pairs == 0);
+	CHECK(over_budget == 0);
+	CHECK(bad_account == 0);
+	CHECK(p.rotated_total > 10); /* the schedule did exercise rotation */
+	CHECK(n_served > 1000);
+	free(served);
 	srk_pool_destroy(&p);
 }
 
@@ -765,7 +861,8 @@ int main(void)
 	test_slot_taken_refused();
 	test_replay();
 	test_replay_growth();
-	test_replay_cap();
+	test_replay_full_rotates();
+	test_replay_budget();
 	test_acquire_key();
 	test_handle_across_wipe();
 	return test_summary();

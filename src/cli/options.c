@@ -118,8 +118,11 @@ static const opt_def opts[] = {
         {"reject-after-age", OPT_MS64, BOTH, OFF(cfg.reject_after_age_ms), UINT64_MAX, "DURATION",
          "rekey-max-age + srk-lifetime", "Hard cap: a key is never used past this age (0: derive).",
          NULL},
-        {"srk-interval", OPT_MS32, BOTH, OFF(cfg.srk_interval_ms), UINT32_MAX, "DURATION", "10s",
-         "Server: one session random key per interval (at least 100ms).", NULL},
+        {"srk-interval", OPT_MS32, BOTH, OFF(cfg.srk_interval_ms), LULL_SRK_INTERVAL_MAX_MS,
+         "DURATION", "10s",
+         "Server: one session random key per interval (100ms to 60s: an SRK lives at most "
+         "srk-interval + srk-keep x srk-lifetime).",
+         NULL},
         {"srk-lifetime", OPT_MS32, BOTH, OFF(cfg.srk_lifetime_ms), UINT32_MAX, "DURATION", "30s",
          "Time a handshake may take; also the handshake timeout (at most 90s).", NULL},
         {"srk-keep", OPT_U32, BOTH, OFF(cfg.srk_keep), UINT32_MAX, "N", "2",
