@@ -852,9 +852,11 @@ static void reassembly_discard(lull_conn *c)
 /* Data under a stale key (A8): reported with who it claims to come from,
  * then the connection closes or the record is dropped, as agreed.  A drop
  * also drops the message being reassembled: it can no longer be completed
- * honestly, and the next message must not be spliced onto it.  And it gives
- * back the sequence number the spoof used: the honest sender's next record
- * under k (a heartbeat, KEY_END) was sealed with it. */
+ * honestly, and the next message must not be spliced onto it.  A spoof that
+ * was opened under k (a stale key not yet ratcheted) gives back the
+ * sequence number it used: the honest sender's next record under k (a
+ * heartbeat, KEY_END) was sealed with it.  k is NULL for one refused
+ * unopened, under a ratcheted key. */
 static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h, record_key *k)
 {
 	lull_event ev = {.type = LULL_EV_SPOOF_REJECTED,
@@ -864,7 +866,8 @@ static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h, re
 		return LULL_ERR_CLOSED;
 	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP) {
 		reassembly_discard(c);
-		k->seq--;
+		if (k)
+			k->seq--;
 		return LULL_OK;
 	}
 	return conn_fail(c, now_ms, LULL_ERR_SPOOF, LULL_CLOSE_SPOOF);
@@ -946,6 +949,8 @@ static lull_err send_heartbeat(lull_conn *c, uint64_t now_ms)
 	uint8_t body[WIRE_HEARTBEAT_PLAINTEXT_BYTES];
 	wire_put_u32(body, id);
 	lull_err err = queue_control(c, WIRE_HEARTBEAT, body, sizeof(body));
+	if (err == LULL_OK)
+		err = record_key_ratchet(&c->tx, conn_hash(c));
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	if (!emit_simple(c, now_ms, LULL_EV_HEARTBEAT_SENT, LULL_REKEY_NONE) ||
@@ -954,13 +959,18 @@ static lull_err send_heartbeat(lull_conn *c, uint64_t now_ms)
 	return LULL_OK;
 }
 
-/* Server (A5, A8): answer, and from now on the key carries no data. */
-static lull_err on_heartbeat(lull_conn *c, uint64_t now_ms, uint32_t id)
+/* Server (A5, A8): answer, and from now on the key carries no data: both
+ * directions' keys ratchet past the heartbeat and the ack (record.h). */
+static lull_err on_heartbeat(lull_conn *c, uint64_t now_ms, record_key *k, uint32_t id)
 {
 	bool newly_stale = policy_on_heartbeat(&c->pol, now_ms);
 	uint8_t body[WIRE_HEARTBEAT_PLAINTEXT_BYTES];
 	wire_put_u32(body, id);
-	lull_err err = queue_control(c, WIRE_HEARTBEAT_ACK, body, sizeof(body));
+	lull_err err = record_key_ratchet(k, conn_hash(c));
+	if (err == LULL_OK)
+		err = queue_control(c, WIRE_HEARTBEAT_ACK, body, sizeof(body));
+	if (err == LULL_OK)
+		err = record_key_ratchet(&c->tx, conn_hash(c));
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	if (!emit_simple(c, now_ms, LULL_EV_HEARTBEAT_RECEIVED, LULL_REKEY_NONE) ||
@@ -969,12 +979,15 @@ static lull_err on_heartbeat(lull_conn *c, uint64_t now_ms, uint32_t id)
 	return LULL_OK;
 }
 
-static lull_err on_heartbeat_ack(lull_conn *c, uint64_t now_ms, uint32_t id)
+static lull_err on_heartbeat_ack(lull_conn *c, uint64_t now_ms, record_key *k, uint32_t id)
 {
 	bool acked = false;
 	lull_err err = policy_on_heartbeat_ack(&c->pol, id, &acked);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_PROTOCOL_ERROR);
+	err = record_key_ratchet(k, conn_hash(c));
+	if (err != LULL_OK)
+		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	if (acked && !emit_simple(c, now_ms, LULL_EV_HEARTBEAT_ACKED, LULL_REKEY_NONE))
 		return LULL_ERR_CLOSED;
 	return LULL_OK;
@@ -1016,6 +1029,10 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 	 * the buffer. */
 	if ((size_t)h->length < WIRE_EPOCH_BYTES + CRYPTO_AEAD_TAG_BYTES)
 		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
+	/* Data under a ratcheted key is a spoof however it was sealed: no key
+	 * that could open it is left to try (A8, forward secrecy while idle). */
+	if (k->control_only && h->type == WIRE_DATA)
+		return on_spoof(c, now_ms, h, NULL);
 	size_t pt_max = (size_t)h->length - WIRE_EPOCH_BYTES - CRYPTO_AEAD_TAG_BYTES;
 	if (pt_max > c->scratch_dirty)
 		c->scratch_dirty = pt_max;
@@ -1036,11 +1053,11 @@ static lull_err on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, c
 		return on_data(c, now_ms, h, k, c->scratch, len);
 	case WIRE_HEARTBEAT:
 		if (c->is_server)
-			return on_heartbeat(c, now_ms, wire_get_u32(c->scratch));
+			return on_heartbeat(c, now_ms, k, wire_get_u32(c->scratch));
 		break;
 	case WIRE_HEARTBEAT_ACK:
 		if (!c->is_server)
-			return on_heartbeat_ack(c, now_ms, wire_get_u32(c->scratch));
+			return on_heartbeat_ack(c, now_ms, k, wire_get_u32(c->scratch));
 		break;
 	case WIRE_REKEY_REQUEST:
 		if (!c->is_server)

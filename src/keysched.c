@@ -45,3 +45,24 @@ lull_err keysched_traffic_keys(crypto_hash_alg hash, const uint8_t *h, size_t h_
 	}
 	return err;
 }
+
+#define KEYSCHED_RATCHET_LABEL       "lull/2 idle"
+#define KEYSCHED_RATCHET_LABEL_BYTES (sizeof(KEYSCHED_RATCHET_LABEL) - 1)
+
+lull_err keysched_idle_ratchet(crypto_hash_alg hash, const uint8_t key[CRYPTO_AEAD_KEY_BYTES],
+                               uint8_t next[CRYPTO_AEAD_KEY_BYTES])
+{
+	static const uint8_t zero_ck[CRYPTO_HASH_MAX_BYTES];
+	uint8_t ikm[KEYSCHED_RATCHET_LABEL_BYTES + CRYPTO_AEAD_KEY_BYTES];
+	uint8_t out1[CRYPTO_HASH_MAX_BYTES], out2[CRYPTO_HASH_MAX_BYTES];
+
+	memcpy(ikm, KEYSCHED_RATCHET_LABEL, KEYSCHED_RATCHET_LABEL_BYTES);
+	memcpy(ikm + KEYSCHED_RATCHET_LABEL_BYTES, key, CRYPTO_AEAD_KEY_BYTES);
+	lull_err err = crypto_hkdf(hash, zero_ck, ikm, sizeof(ikm), 2, out1, out2, NULL);
+	if (err == LULL_OK)
+		memcpy(next, out1, CRYPTO_AEAD_KEY_BYTES);
+	crypto_wipe(ikm, sizeof(ikm));
+	crypto_wipe(out1, sizeof(out1));
+	crypto_wipe(out2, sizeof(out2));
+	return err;
+}

@@ -28,4 +28,14 @@ lull_err keysched_traffic_keys(crypto_hash_alg hash, const uint8_t *h, size_t h_
                                uint8_t key_c2s[CRYPTO_AEAD_KEY_BYTES],
                                uint8_t key_s2c[CRYPTO_AEAD_KEY_BYTES]);
 
+/*
+ * The idle ratchet (docs/protocol.md "Forward secrecy while idle"): a
+ * direction's key after it carried a heartbeat or an ack,
+ *   next = HKDF(ck = HASHLEN zero bytes, ikm = "lull/2 idle" | key)[0..32)
+ * One-way: next reveals nothing of key, so once key is wiped the records
+ * sealed under it cannot be opened with anything left in memory.
+ */
+lull_err keysched_idle_ratchet(crypto_hash_alg hash, const uint8_t key[CRYPTO_AEAD_KEY_BYTES],
+                               uint8_t next[CRYPTO_AEAD_KEY_BYTES]);
+
 #endif /* LULL_KEYSCHED_H */

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "keysched.h"
+
 /* Body length bounds per type; min == max means exact. */
 static const struct {
 	uint16_t min, max;
@@ -76,6 +78,21 @@ void record_key_destroy(record_key *k)
 void record_key_release(record_key *k)
 {
 	crypto_aead_free(&k->aead);
+}
+
+lull_err record_key_ratchet(record_key *k, crypto_hash_alg hash)
+{
+	if (!k->live)
+		return LULL_ERR_STATE;
+	uint8_t next[CRYPTO_AEAD_KEY_BYTES];
+	lull_err err = keysched_idle_ratchet(hash, k->key, next);
+	if (err != LULL_OK)
+		return err;
+	record_key_release(k);
+	memcpy(k->key, next, sizeof(k->key));
+	crypto_wipe(next, sizeof(next));
+	k->control_only = true;
+	return LULL_OK;
 }
 
 /* The context again after a release: the only failure is memory. */

@@ -10,6 +10,10 @@
  *  - seq advances only on success; a key that would reuse a nonce refuses
  *    (LULL_ERR_NONCE_EXHAUSTED) instead.
  *  - record_key_destroy wipes the key; a destroyed key refuses everything.
+ *  - record_key_ratchet replaces the key by a one-way function of it and
+ *    marks it control_only: from then on it carries heartbeats, acks, rekey
+ *    requests, KEY_END and close, never data (the connection refuses data
+ *    under it as a spoof without opening it).
  *  - The cipher context (key schedule, GHASH tables: ~1.2 KiB) is a cache of
  *    the raw key, built by the first seal or open (~0.25 us), not by
  *    record_key_init; record_key_release drops it while the key stays live,
@@ -34,11 +38,19 @@ typedef struct record_key {
 	uint32_t epoch;
 	uint64_t seq; /* next nonce */
 	bool live;
+	bool control_only; /* ratcheted: no data under this key (idle forward secrecy) */
 } record_key;
 
 lull_err record_key_init(record_key *k, crypto_aead_alg alg,
                          const uint8_t key[CRYPTO_AEAD_KEY_BYTES], uint32_t epoch);
 void record_key_destroy(record_key *k);
+
+/*
+ * Replace the key by keysched_idle_ratchet(key) and mark it control_only;
+ * the old key and its context are wiped.  Epoch and sequence number carry
+ * on.  Both ends ratchet after the same record, so they stay in step.
+ */
+lull_err record_key_ratchet(record_key *k, crypto_hash_alg hash);
 
 /* Drop the cipher context (cleansed by OpenSSL), keep the key live. */
 void record_key_release(record_key *k);

@@ -194,6 +194,38 @@ static void test_wrong_server_key(void)
 	pair_free(&p);
 }
 
+/* The pinned server key is checked on every handshake, not only the first:
+ * a rekey answered with another static key (a server that changed identity,
+ * or a man in the middle who took over the TCP connection) is refused. */
+static void test_rekey_checks_server_key(void)
+{
+	pair p;
+	pair_init(&p);
+	pair_connect(&p);
+	CHECK(lull_conn_epoch(p.client.conn) == 1);
+
+	/* The same connection, now answered by a server with another key that
+	 * also knows alice: everything else about the rekey is valid. */
+	lull_keypair impostor;
+	lull_server *srv2 = NULL;
+	CHECK_OK(lull_keypair_generate(&impostor));
+	CHECK_OK(lull_server_new(&srv2, &p.server_cfg, &impostor, NULL, NULL));
+	CHECK_OK(lull_server_authorize(srv2, p.client_key.pub, "alice", p.psk));
+	p.server.conn->srv = srv2;
+	unsigned from = p.client.n_events;
+	CHECK_OK(lull_conn_rekey(p.client.conn, p.now));
+	pair_pump(&p);
+	CHECK(p.client.last_receive_err == LULL_ERR_SERVER_KEY_MISMATCH);
+	int i = side_find_event(&p.client, LULL_EV_AUTH_FAILED, from);
+	CHECK(i >= 0 && p.client.events[i].ev.err == LULL_ERR_SERVER_KEY_MISMATCH);
+	expect_closed(&p.client, LULL_CLOSE_AUTH_FAILED, false);
+	CHECK(lull_conn_epoch(p.client.conn) == 1);
+	CHECK(side_find_event(&p.client, LULL_EV_HANDSHAKE_DONE, from) < 0);
+	pair_free(&p);
+	lull_server_free(srv2);
+	lull_wipe(&impostor, sizeof(impostor));
+}
+
 /* Capture two DATA records from the client without delivering them. */
 static size_t capture_two_records(pair *p, uint8_t *buf, size_t cap, size_t *first_len)
 {
@@ -337,7 +369,11 @@ static void test_bad_frames(void)
 }
 
 /* Server side: the HS2 of a handshake carries the SRK as its first 32 bytes. */
-static void run_handshake_capture(pair *p, uint8_t srk_pub[32], uint8_t keys_frame[128])
+/* Run a first handshake one flight at a time, keeping the SRK the server
+ * answered with, the KEYS frame, and the DRK set inside it (opened with the
+ * client's k2, as the client itself does). */
+static void run_handshake_capture(pair *p, uint8_t srk_pub[32], uint8_t keys_frame[128],
+                                  uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES])
 {
 	CHECK_OK(lull_conn_start(p->server.conn, p->now));
 	CHECK_OK(lull_conn_start(p->client.conn, p->now));
@@ -353,6 +389,16 @@ static void run_handshake_capture(pair *p, uint8_t srk_pub[32], uint8_t keys_fra
 	n = pair_take_output(&p->server, buf, sizeof(buf));
 	CHECK(n == WIRE_RECORD_OVERHEAD_BYTES + WIRE_KEYS_PLAINTEXT_BYTES);
 	memcpy(keys_frame, buf, n);
+	memset(drk, 0, WIRE_KEYS_PLAINTEXT_BYTES);
+	record_key k2;
+	wire_header h;
+	size_t drk_len = 0;
+	CHECK(p->client.conn->hs != NULL && p->client.conn->hs_step == HS_WAIT_KEYS);
+	CHECK_OK(wire_header_read(buf, &h));
+	CHECK_OK(record_key_init(&k2, CRYPTO_AEAD_AESGCM, p->client.conn->hs->pending_k2, 1));
+	CHECK_OK(record_open(&k2, &h, buf, drk, &drk_len));
+	CHECK(drk_len == WIRE_KEYS_PLAINTEXT_BYTES);
+	record_key_destroy(&k2);
 	CHECK_OK(lull_conn_receive(p->client.conn, p->now, buf, n));
 	CHECK(lull_conn_is_ready(p->client.conn));
 }
@@ -367,16 +413,24 @@ static void test_srk_shared_in_interval_drk_fresh(void)
 	CHECK_OK(pair_new_server(&p, &s2));
 
 	uint8_t srk1[32], srk2[32], keys1[128], keys2[128];
-	run_handshake_capture(&p, srk1, keys1);
+	uint8_t drk1[WIRE_KEYS_PLAINTEXT_BYTES], drk2[WIRE_KEYS_PLAINTEXT_BYTES];
+	uint8_t drk3[WIRE_KEYS_PLAINTEXT_BYTES];
+	run_handshake_capture(&p, srk1, keys1, drk1);
 	/* Same interval (a few ms later). */
 	p.now += 5;
 	pair q = p; /* borrow the harness with the second pair of sides */
 	q.client = c2;
 	q.server = s2;
-	run_handshake_capture(&q, srk2, keys2);
+	run_handshake_capture(&q, srk2, keys2, drk2);
 
 	CHECK_MEM(srk1, srk2, 32); /* one SRK for the interval */
 	CHECK(p.srv->pool.created_total == 1);
+	/* B3: each session its own random DRK set - the sessions share the
+	 * SRK, so the DRKs are what makes their keys independent.  Compared
+	 * directly: traffic keys would differ anyway, through h. */
+	CHECK(memcmp(drk1, drk2, sizeof(drk1)) != 0);
+	CHECK(memcmp(drk1, drk1 + WIRE_DRK_BYTES, WIRE_DRK_BYTES) != 0);
+	CHECK(!crypto_is_zero(drk1, sizeof(drk1)) && !crypto_is_zero(drk2, sizeof(drk2)));
 	/* Different DRKs and traffic keys. */
 	CHECK(memcmp(keys1, keys2, sizeof(keys1)) != 0);
 	CHECK(memcmp(p.client.conn->tx.key, q.client.conn->tx.key, 32) != 0);
@@ -399,7 +453,8 @@ static void test_srk_shared_in_interval_drk_fresh(void)
 	q.server = s2;
 	q.now = p.now + p.server_cfg.srk_interval_ms;
 	uint8_t srk3[32], keys3[128];
-	run_handshake_capture(&q, srk3, keys3);
+	run_handshake_capture(&q, srk3, keys3, drk3);
+	CHECK(memcmp(drk3, drk1, sizeof(drk1)) != 0 && memcmp(drk3, drk2, sizeof(drk2)) != 0);
 	CHECK(memcmp(srk1, srk3, 32) != 0);
 	CHECK(p.srv->pool.created_total == 2);
 	lull_conn_free(c2.conn);
@@ -790,6 +845,7 @@ int main(void)
 	test_unknown_client();
 	test_wrong_psk();
 	test_wrong_server_key();
+	test_rekey_checks_server_key();
 	test_tampered_records();
 	test_truncated_replayed_reordered();
 	test_byte_at_a_time();

@@ -665,6 +665,128 @@ static void idle_link_no_age_rekey(void)
 	pair_free(&p);
 }
 
+/* Advance by ms in steps the event logs can hold, counting the client's
+ * acked and missed heartbeats and started handshakes on the way. */
+static void advance_counting(pair *p, uint64_t ms, uint64_t *acked, uint64_t *missed,
+                             uint64_t *started)
+{
+	uint64_t end = p->now + ms;
+	while (p->now < end) {
+		uint64_t step = end - p->now < 50 * HI ? end - p->now : 50 * HI;
+		p->client.n_events = p->server.n_events = 0;
+		pair_advance(p, step);
+		*acked += side_count_events(&p->client, LULL_EV_HEARTBEAT_ACKED);
+		*missed += side_count_events(&p->client, LULL_EV_HEARTBEAT_MISSED);
+		*started += side_count_events(&p->client, LULL_EV_HANDSHAKE_STARTED);
+	}
+	p->client.n_events = p->server.n_events = 0;
+}
+
+/* Whether the 32 bytes of key occur anywhere in the connection object. */
+static bool conn_holds_bytes(const lull_conn *c, const uint8_t key[CRYPTO_AEAD_KEY_BYTES])
+{
+	const uint8_t *base = (const uint8_t *)c;
+	for (size_t i = 0; i + CRYPTO_AEAD_KEY_BYTES <= sizeof(*c); i++)
+		if (memcmp(base + i, key, CRYPTO_AEAD_KEY_BYTES) == 0)
+			return true;
+	return false;
+}
+
+/* Forward secrecy while idle (design brief §7): once the key is stale both
+ * ways, neither end holds a key that opens the data sent before the idle
+ * spell; heartbeats go on for a week under keys ratcheted from it, data
+ * under the old key is still a spoof, and the week-old link rekeys and
+ * carries data when data comes. */
+static void idle_link_forgets_data_keys(void)
+{
+	static const uint8_t evil[] = "replayed under the broken key";
+	uint8_t frame[WIRE_FRAME_MAX_BYTES];
+	pair p;
+	pair_init(&p);
+	pair_connect(&p);
+	send_bytes(&p, &p.client, 100);
+	send_bytes(&p, &p.server, 100);
+	record_key c2s = p.client.conn->tx, s2c = p.server.conn->tx;
+	CHECK_MEM(c2s.key, p.server.conn->rx.key, CRYPTO_AEAD_KEY_BYTES);
+	CHECK_MEM(s2c.key, p.client.conn->rx.key, CRYPTO_AEAD_KEY_BYTES);
+	CHECK(!c2s.control_only && !s2c.control_only);
+
+	/* One heartbeat and its ack. */
+	pair_advance(&p, HI);
+	CHECK(side_count_events(&p.client, LULL_EV_HEARTBEAT_ACKED) == 1);
+	CHECK(p.client.conn->pol.tx_stale && p.client.conn->pol.rx_stale);
+	CHECK(p.server.conn->pol.tx_stale && p.server.conn->pol.rx_stale);
+	const lull_conn *ends[] = {p.client.conn, p.server.conn};
+	for (int i = 0; i < 2; i++) {
+		CHECK(!conn_holds_bytes(ends[i], c2s.key));
+		CHECK(!conn_holds_bytes(ends[i], s2c.key));
+		CHECK(ends[i]->tx.live && ends[i]->tx.control_only);
+		CHECK(ends[i]->rx.live && ends[i]->rx.control_only);
+	}
+	/* Both ends ratcheted in step. */
+	CHECK_MEM(p.client.conn->tx.key, p.server.conn->rx.key, CRYPTO_AEAD_KEY_BYTES);
+	CHECK_MEM(p.server.conn->tx.key, p.client.conn->rx.key, CRYPTO_AEAD_KEY_BYTES);
+
+	/* A week idle: heartbeats every interval, all acked, the key never
+	 * replaced by a handshake (the seeds' point), and every heartbeat's
+	 * key gone after it. */
+	uint8_t hb_key[CRYPTO_AEAD_KEY_BYTES];
+	memcpy(hb_key, p.client.conn->tx.key, sizeof(hb_key));
+	const uint64_t week_ms = 7ull * 24 * 3600 * 1000;
+	uint64_t acked = 0, missed = 0, started = 0;
+	advance_counting(&p, week_ms, &acked, &missed, &started);
+	CHECK(lull_conn_is_open(p.client.conn) && lull_conn_is_open(p.server.conn));
+	CHECK(acked == week_ms / HI);
+	CHECK(missed == 0 && started == 0);
+	CHECK(lull_conn_epoch(p.client.conn) == 1);
+	CHECK(!conn_holds_bytes(p.client.conn, hb_key) && !conn_holds_bytes(p.server.conn, hb_key));
+
+	/* The attacker who broke the data key before the idle spell: data
+	 * sealed under it, at the right nonce, is a spoof. */
+	record_key stolen = c2s;
+	stolen.aead.ctx = NULL;
+	stolen.seq = p.client.conn->tx.seq;
+	CHECK_OK(record_seal(&stolen, WIRE_DATA, 0, evil, sizeof(evil), frame));
+	record_key_destroy(&stolen);
+	mark m = mark_now(&p);
+	pair_side *srv = &p.server;
+	CHECK_ERR(lull_conn_receive(srv->conn, p.now, frame,
+	                            WIRE_RECORD_OVERHEAD_BYTES + sizeof(evil)),
+	          LULL_ERR_SPOOF);
+	CHECK(events_are(srv, m.se, EVENTS(LULL_EV_SPOOF_REJECTED, LULL_EV_CLOSED)));
+	CHECK(srv->n_messages == 1); /* only the honest one from before */
+	pair_free(&p);
+
+	/* The same week with on_spoof = drop, then data: the idle rekey runs
+	 * over the ratcheted keys and the data arrives under epoch 2. */
+	lull_config drop;
+	lull_config_default(&drop);
+	drop.on_spoof = LULL_ON_SPOOF_DROP;
+	pair_init_cfg(&p, &drop, &drop);
+	pair_connect(&p);
+	send_bytes(&p, &p.client, 10);
+	c2s = p.client.conn->tx;
+	advance_counting(&p, week_ms, &acked, &missed, &started);
+	stolen = c2s;
+	stolen.aead.ctx = NULL;
+	stolen.seq = p.client.conn->tx.seq;
+	CHECK_OK(record_seal(&stolen, WIRE_DATA, 0, evil, sizeof(evil), frame));
+	record_key_destroy(&stolen);
+	CHECK_OK(lull_conn_receive(p.server.conn, p.now, frame,
+	                           WIRE_RECORD_OVERHEAD_BYTES + sizeof(evil)));
+	CHECK(side_count_events(&p.server, LULL_EV_SPOOF_REJECTED) == 1);
+	m = mark_now(&p);
+	send_bytes(&p, &p.client, 5);
+	CHECK(event_at(&p.client, m.ce)->rekey_reason == LULL_REKEY_IDLE);
+	CHECK(p.server.n_messages == 2 && p.server.last_message_len == 5);
+	CHECK(lull_conn_epoch(p.server.conn) == 2 && !p.server.conn->rx.control_only);
+	send_bytes(&p, &p.server, 7);
+	CHECK(p.client.n_messages == 1 && p.client.last_message_len == 7);
+	crypto_wipe(&c2s, sizeof(c2s));
+	crypto_wipe(&s2c, sizeof(s2c));
+	pair_free(&p);
+}
+
 /* If a rekey cannot complete, the old key stops at reject_after_bytes
  * rather than being stretched; the held data flows under the new key. */
 static void reject_after_bytes_cap(void)
@@ -1089,6 +1211,7 @@ int main(void)
 	A11_stricter_policy_adopted();
 	max_age_rekey();
 	idle_link_no_age_rekey();
+	idle_link_forgets_data_keys();
 	reject_after_bytes_cap();
 	busy_link_no_stall();
 	rekey_tail_not_counted_twice();
