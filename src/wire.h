@@ -24,7 +24,7 @@
 #include "crypto.h"
 #include "lull.h"
 
-#define WIRE_VERSION                  1
+#define WIRE_VERSION                  2
 #define WIRE_HEADER_BYTES             4
 #define WIRE_EPOCH_BYTES              4
 #define WIRE_RECORD_OVERHEAD_BYTES    (WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES + CRYPTO_AEAD_TAG_BYTES)

@@ -47,34 +47,34 @@ static const char VEC_SRK_PUB[] =
 static const char VEC_POLICY[] = "010000000000ea60000027100000000001000000000000004000000000000000"
                                  "0036ee80000000008000000000000000003763b0";
 
-static const char VEC_HS1[] = "01000032010179a631eede1bf9c98f12032cdeadd0e7a079398fc786b88cc846"
-                              "ec89af85a51a13823c9bd846f4d0e46ab236f0f04f7f";
+static const char VEC_HS1[] = "01000032020179a631eede1bf9c98f12032cdeadd0e7a079398fc786b88cc846"
+                              "ec89af85a51a9cd39d6c315d93d020c57e648f713265";
 static const char VEC_HS2[] = "02000094675dd574ed7789310b3d2e7681f3790b466c773b1521fecf36577958"
                               "371ea52f3e020fe82b74f2ef5b35755d68174cb65bab202b6f7503ba369fd1d4"
-                              "9727f331d210b0a566d1a39e1b20a718bbc5c37246dacd66ce9842948f29d3c7"
+                              "9727f33112b7fd0aa281c6a4b0e1ed840931e8c646dacd66ce9842948f29d3c7"
                               "83ff346e8bdac38795dc0c62f0b473243becb33e7956f540307524b0906dde18"
-                              "91390c49b1c1e9adee51e20480ed100db09a7c4f9a677b17";
+                              "91390c49b1c1e9ad80539f1e522c13e23ac4efe40da6c006";
 static const char VEC_HS3[] = "0300007432ce33dde4fa2914e1dd507779eca8bc5f616f846543c7dba781f88f"
-                              "04b59776f2dc5bee2059c1583c2d860a06341efc4fae1ab4ce8ed3b1ebd70290"
+                              "04b59776ae892139eaccd0c00377ca626ca5480b4fae1ab4ce8ed3b1ebd70290"
                               "c964def1e414c0b4f0f08bd7b263568b06c2ab792e465111189056b5be11aef8"
-                              "85d6d6631725f0012fe429a76a1b4427a8f2699bde08c246";
+                              "85d6d6631725f001a04480da8ace693be3747c085a0e8de7";
 static const char VEC_KEYS[] = "0400005400000001d22747023f7b8397ee5ff292a18b5fa2fcf38095f629ee82"
                                "95231c60882b656612b7527441bcead9320f5a4ffb458006ea6bb8cbff7e59e6"
                                "1829ac00691e3c4613ad0c48ab76f213500e6f6085396de3";
 static const char VEC_DATA_C2S[] =
-        "0500001f00000001324671a72c1199cbce9c69229714fc15ea65e5c7ec6d4159"
-        "6450d3";
+        "0500001f000000017bf6f7674696a0faf9cadbbad68748d2f52ae185836e424b"
+        "701e30";
 static const char VEC_DATA_S2C[] =
-        "0500002100000001a80daf554a513e376925aae2cb2e78e36f28c635781cd00c"
-        "4688b7a3fd";
+        "05000021000000017e3980ce2476ddf3bee77e7ffd1fa5be43c16457be25eaf8"
+        "0165e8df97";
 
-static const char VEC_H[] = "9790f76af390bc837049cc683497f288714e37da96fa3c86ff1e515f6cdba40c";
+static const char VEC_H[] = "08b4b4d91e31189553d6310dd02307c271c0ba52e773568ed334f969f2513679";
 static const char VEC_K1[] = "772f0b6e277d6d182b5a220bb08a01b46724b3272836f879b760771277e41a5e";
 static const char VEC_K2[] = "b525955304dcc1a53c8fca93f1c7c296d64093aa9e94e14ba36dd8056f74f66d";
 static const char VEC_KEY_C2S[] =
-        "76bed5e516cc2a7d67ba8819108c89dbaf864e55674fc6b3720f9f08a8b74fbf";
+        "55e701e3ecf0308f6b9491336eb5211edfbea8086cc9bb7944075d896c53dc15";
 static const char VEC_KEY_S2C[] =
-        "337be1d828245b1168130417c76400ed34b07ca154d37d74ef46d7255194fbd6";
+        "456b49d1d8e78b005cab91e135d7daadeb66c17ed94e272f847878ff03ad19e8";
 
 static const char MSG_C2S[] = "hello, lull";
 static const char MSG_S2C[] = "hello, client";
@@ -375,7 +375,7 @@ static void check_key_schedule(const vec_capture *cap)
  * with the Noise layer alone and the ephemerals fixed to draws 3 and 4. */
 static void check_noise_replay(const vec_capture *cap)
 {
-	static const uint8_t prologue[] = {'l', 'u', 'l', 'l', '/', '1', 1, 1, 0};
+	static const uint8_t prologue[] = {'l', 'u', 'l', 'l', '/', '1', WIRE_VERSION, 1, 0};
 	uint8_t policy[WIRE_POLICY_BYTES], e_priv[32], e_pub[32], srk_priv[32], srk_pub[32];
 	CHECK(test_unhex(VEC_POLICY, policy, sizeof(policy)) == sizeof(policy));
 	lull_config cfg;
