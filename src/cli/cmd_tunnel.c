@@ -63,6 +63,15 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.role = role;
 	dp.cfg = o.cfg;
 	dp.threads = o.threads;
+	dp.budget.load_per_s = o.handshake_load_per_s;
+	dp.budget.penalty_ms = o.source_penalty_ms;
+	dp.budget.penalty_max_ms = o.source_penalty_max_ms;
+	/* Blocked at three penalties' worth, or at the cap if that is less. */
+	uint32_t cap = o.source_penalty_max_ms > o.source_penalty_ms ? o.source_penalty_max_ms
+	                                                             : o.source_penalty_ms;
+	dp.budget.block_ms = SOURCE_BLOCK_PENALTIES * o.source_penalty_ms;
+	if (dp.budget.block_ms > cap)
+		dp.budget.block_ms = cap;
 	dp.authorized_path = o.authorized;
 	int rc = EXIT_OK;
 	uint8_t priv[LULL_KEY_BYTES];

@@ -135,6 +135,19 @@ static const opt_def opts[] = {
          "Noise cipher suite: 25519_AESGCM_SHA256 or 25519_ChaChaPoly_BLAKE2b; both ends "
          "must agree.",
          suites},
+        {"handshake-load", OPT_U32, ROLE_SERVER, OFF(handshake_load_per_s), UINT32_MAX, "N", "100",
+         "Server: connection attempts per second on one thread above which sources with "
+         "unfinished handshakes are refused (0: always).",
+         NULL},
+        {"source-penalty", OPT_MS32, ROLE_SERVER, OFF(source_penalty_ms), SOURCE_PENALTY_LIMIT_MS,
+         "DURATION", "2s",
+         "Server: penalty a source address earns per connection that ends before its "
+         "handshake completes; under load, a source with 3 penalties' worth left is "
+         "refused (0: off).",
+         NULL},
+        {"source-penalty-max", OPT_MS32, ROLE_SERVER, OFF(source_penalty_max_ms),
+         SOURCE_PENALTY_LIMIT_MS, "DURATION", "60s",
+         "Server: the most penalty one source address can hold.", NULL},
         {"no-srk-pool", OPT_BOOL, ROLE_SERVER, OFF(cfg.srk_pool_disabled), 0, NULL, "off",
          "Server: a fresh ephemeral per handshake instead of the SRK pool (benchmarks "
          "only).",
@@ -246,6 +259,9 @@ static void opts_defaults(enum tunnel_role role, tunnel_opts *o)
 	o->role = role;
 	lull_config_default(&o->cfg);
 	o->verbosity = LOG_LVL_INFO;
+	o->handshake_load_per_s = SOURCE_LOAD_DEFAULT_PER_S;
+	o->source_penalty_ms = SOURCE_PENALTY_DEFAULT_MS;
+	o->source_penalty_max_ms = SOURCE_PENALTY_MAX_DEFAULT_MS;
 }
 
 void opts_free(tunnel_opts *o)

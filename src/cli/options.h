@@ -30,6 +30,10 @@ typedef struct tunnel_opts {
 	char *psk_file;   /* client: optional PSK */
 	char *config_file;
 	uint32_t threads; /* 0: one per core */
+	/* Server: the per-source handshake budget (io/source_budget.h). */
+	uint32_t handshake_load_per_s;
+	uint32_t source_penalty_ms;
+	uint32_t source_penalty_max_ms;
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
 } tunnel_opts;

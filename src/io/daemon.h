@@ -11,6 +11,7 @@
 #include "../cli/options.h"
 #include "lull.h"
 #include "net.h"
+#include "source_budget.h"
 
 /* Everything a worker needs, read-only once the workers run. */
 typedef struct daemon_params {
@@ -26,8 +27,9 @@ typedef struct daemon_params {
 	const char *authorized_path; /* server */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
-	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
-	unsigned max_pending; /* per worker: tunnels before their first handshake */
+	source_budget_params budget; /* server: per-source handshake budget */
+	unsigned max_tunnels;        /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
+	unsigned max_pending;        /* per worker: tunnels before their first handshake */
 } daemon_params;
 
 /* Returns the exit status: 0 after a clean shutdown, 1 on failure. */

@@ -47,6 +47,16 @@
  * may still be before their first handshake: peers that connect and never
  * complete one cannot take every slot from working tunnels. */
 #define PENDING_TUNNELS_DIVISOR 4u
+/* The per-source handshake budget (source_budget.h), server side.  Under
+ * load (this many connection attempts per second on one worker), a source
+ * address with SOURCE_BLOCK_PENALTIES unfinished handshakes' worth of
+ * penalty left is refused at accept.  Each unfinished handshake adds the
+ * penalty; it runs down in real time and is capped. */
+#define SOURCE_LOAD_DEFAULT_PER_S     100u
+#define SOURCE_PENALTY_DEFAULT_MS     2000u
+#define SOURCE_PENALTY_MAX_DEFAULT_MS 60000u
+#define SOURCE_PENALTY_LIMIT_MS       3600000u /* --source-penalty(-max) at most 1 h */
+#define SOURCE_BLOCK_PENALTIES        3u
 /* A timer that fires this much after its deadline means the loop did not
  * run for that long (the process was stopped or starved, or a call
  * blocked): worth a WARN, because heartbeat and handshake deadlines fire

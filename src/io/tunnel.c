@@ -84,6 +84,8 @@ typedef struct tunnel {
 	bool timer_closing;
 	bool ready;   /* first handshake done */
 	bool pending; /* counted in w->n_pending: before the first handshake */
+	bool has_src; /* server: admitted by the source budget, src is its source */
+	source_key src;
 	bool closing; /* teardown has begun */
 	bool lull_closed;
 	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
@@ -143,6 +145,10 @@ static void not_pending(tunnel *t)
 static void tunnel_free(tunnel *t)
 {
 	worker *w = t->w;
+	/* Gone before its first handshake completed: its source earns a
+	 * penalty (a message 1 flood looks exactly like this). */
+	if (t->pending && t->has_src)
+		source_budget_unfinished(&w->budget, &t->src, worker_now(w));
 	not_pending(t);
 	lull_conn_free(t->lc);
 	stash_free(t);
@@ -297,6 +303,8 @@ static void on_event(void *user, const lull_event *ev)
 	if (ev->type == LULL_EV_HANDSHAKE_DONE && !t->ready) {
 		t->ready = true;
 		not_pending(t);
+		if (t->has_src)
+			source_budget_completed(&t->w->budget, &t->src);
 		if (t->w->dp->role == ROLE_SERVER)
 			start_target_connect(t);
 	} else if (ev->type == LULL_EV_CLOSED) {
@@ -790,17 +798,45 @@ static tunnel *tunnel_new(worker *w)
 	return t;
 }
 
-static void log_accepted(tunnel *t, uv_tcp_t *h)
+static void log_accepted(tunnel *t, const net_addr *peer)
 {
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
-	net_addr a;
-	a.len = sizeof(a.ss);
 	char text[ADDR_TEXT_MAX_BYTES] = "?";
-	if (uv_tcp_getpeername(h, (struct sockaddr *)&a.ss, (int *)&a.len) == 0)
-		net_addr_text(&a, text, sizeof(text));
+	if (peer->len)
+		net_addr_text(peer, text, sizeof(text));
 	log_msg(LOG_LVL_INFO, "conn=%llu event=accepted from=%s worker=%u",
 	        (unsigned long long)t->id, text, t->w->index);
+}
+
+/*
+ * Server: whether the source budget lets t's peer start a handshake now.
+ * A refusal closes t before a byte is read; it earns no penalty of its
+ * own (the source is already penalized) and is logged rate-limited.
+ */
+static bool source_admitted(tunnel *t, const net_addr *peer, uint64_t now)
+{
+	worker *w = t->w;
+	source_key key;
+	if (!peer->len || !source_key_from_sockaddr((const struct sockaddr *)&peer->ss, &key))
+		return true;
+	if (source_budget_admit(&w->budget, &key, now)) {
+		t->src = key;
+		t->has_src = true;
+		return true;
+	}
+	uint64_t dropped;
+	if (ratelimit_allow(&w->throttled_rl, now, &dropped)) {
+		char text[ADDR_TEXT_MAX_BYTES] = "?";
+		net_addr_text(peer, text, sizeof(text));
+		log_msg(LOG_LVL_WARN,
+		        "event=source_throttled from=%s penalty_ms=%llu refused_total=%llu "
+		        "worker=%u suppressed=%llu",
+		        text, (unsigned long long)source_budget_penalty_ms(&w->budget, &key, now),
+		        (unsigned long long)w->budget.refused_total, w->index,
+		        (unsigned long long)dropped);
+	}
+	return false;
 }
 
 static void on_refused_closed(uv_handle_t *h)
@@ -866,8 +902,17 @@ void tunnel_accept(worker *w, uv_stream_t *listener)
 		return;
 	}
 	s->up = true;
-	log_accepted(t, h);
+	net_addr peer;
+	peer.len = sizeof(peer.ss);
+	if (uv_tcp_getpeername(h, (struct sockaddr *)&peer.ss, (int *)&peer.len) != 0)
+		peer.len = 0;
 	uint64_t now = worker_now(w);
+	if (server && !source_admitted(t, &peer, now)) {
+		s->dead = true;
+		update(t);
+		return;
+	}
+	log_accepted(t, &peer);
 	if (server) {
 		uv_tcp_nodelay(h, 1);
 		lull_callbacks cb = callbacks(t);

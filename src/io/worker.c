@@ -337,6 +337,8 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 		}
 		auth_list initial = dp->auth;
 		apply_auth(w, &initial);
+		if (source_budget_init(&w->budget, &dp->budget) != 0)
+			return UV_ENOMEM;
 	}
 	return 0;
 }
@@ -372,5 +374,6 @@ void worker_destroy(worker *w)
 	if (w->has_pending_auth)
 		auth_list_free(&w->pending_auth);
 	lull_server_free(w->srv);
+	source_budget_free(&w->budget);
 	free(w->readbuf);
 }

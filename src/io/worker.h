@@ -43,7 +43,8 @@ typedef struct worker {
 	struct tunnel *tunnels;
 	size_t n_tunnels;
 	size_t n_pending; /* tunnels before their first handshake */
-	ratelimit refused_rl, accept_rl, late_rl;
+	ratelimit refused_rl, accept_rl, late_rl, throttled_rl;
+	source_budget budget;    /* server: per-source handshake penalties */
 	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
 	bool stopping;
 	bool stop_seen; /* the main thread asked: only then may wake be closed */
