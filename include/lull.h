@@ -82,6 +82,7 @@ const char *lull_err_name(lull_err err);
 #define LULL_DEFAULT_SRK_LIFETIME_MS       30000u       /* B2: also the handshake timeout */
 #define LULL_DEFAULT_SRK_KEEP              2u           /* B2: M */
 #define LULL_DEFAULT_MAX_MESSAGE_BYTES     (16u << 20)  /* 16 MiB */
+#define LULL_DEFAULT_SRK_REPLAY_MAX        65536u       /* ephemerals per SRK before it rotates */
 
 #define LULL_SRK_INTERVAL_MIN_MS 100u /* keeps the SRK ring to at most ~9,000 slots */
 /* An SRK's private half lives srk_interval + srk_keep x srk_lifetime: with
@@ -91,6 +92,7 @@ const char *lull_err_name(lull_err err);
 #define LULL_SRK_LIFETIME_MAX_MS     90000u /* B2: a handshake may take at most 90 s */
 #define LULL_SRK_KEEP_MIN            1u
 #define LULL_SRK_KEEP_MAX            10u
+#define LULL_SRK_REPLAY_MAX_LIMIT    65536u /* srk_replay_max: 1 .. this */
 #define LULL_HEARTBEAT_RETRIES_MAX   100u
 #define LULL_MAX_MESSAGE_LIMIT_BYTES (1u << 30)   /* no config may ask for more than 1 GiB */
 #define LULL_KEY_BYTES               32           /* X25519 keys and PSKs */
@@ -141,6 +143,9 @@ typedef struct lull_config {
 	uint32_t srk_interval_ms;
 	uint32_t srk_lifetime_ms; /* also the handshake timeout */
 	uint32_t srk_keep;
+	/* Server: client ephemerals one SRK answers before a fresh SRK takes
+	 * over for the rest of the interval (its replay set is full). */
+	uint32_t srk_replay_max;
 	uint32_t max_message_bytes;
 	/* Server only: answer every handshake with a fresh ephemeral instead of
 	 * the interval's SRK.  For benchmarks that measure what the pool saves. */

@@ -29,6 +29,7 @@ void lull_config_default(lull_config *cfg)
 	        .srk_interval_ms = LULL_DEFAULT_SRK_INTERVAL_MS,
 	        .srk_lifetime_ms = LULL_DEFAULT_SRK_LIFETIME_MS,
 	        .srk_keep = LULL_DEFAULT_SRK_KEEP,
+	        .srk_replay_max = LULL_DEFAULT_SRK_REPLAY_MAX,
 	        .max_message_bytes = LULL_DEFAULT_MAX_MESSAGE_BYTES,
 	        .srk_pool_disabled = false,
 	};
@@ -83,6 +84,8 @@ lull_err lull_config_validate(const lull_config *cfg, const char **bad_field)
 		return config_bad(bad_field, "srk_lifetime");
 	if (cfg->srk_keep < LULL_SRK_KEEP_MIN || cfg->srk_keep > LULL_SRK_KEEP_MAX)
 		return config_bad(bad_field, "srk_keep");
+	if (cfg->srk_replay_max == 0 || cfg->srk_replay_max > LULL_SRK_REPLAY_MAX_LIMIT)
+		return config_bad(bad_field, "srk_replay_max");
 	if (cfg->max_message_bytes == 0 || cfg->max_message_bytes > LULL_MAX_MESSAGE_LIMIT_BYTES)
 		return config_bad(bad_field, "max_message");
 	/* A fresh key must be able to carry any one message. */

@@ -36,6 +36,8 @@ lull_err lull_server_new(lull_server **out, const lull_config *cfg, const lull_k
 	if (err == LULL_OK)
 		err = srk_pool_init(&srv->pool, cfg->srk_interval_ms, cfg->srk_lifetime_ms,
 		                    cfg->srk_keep, on_event, user);
+	if (err == LULL_OK)
+		srv->pool.replay_set_max = cfg->srk_replay_max;
 	if (err != LULL_OK) {
 		lull_server_free(srv);
 		return err;

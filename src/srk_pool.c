@@ -200,7 +200,7 @@ static lull_err replay_insert(srk_pool *p, srk_slot *s, const uint8_t key[SRK_KE
 		if (found)
 			return LULL_ERR_REPLAY;
 	}
-	if (s->replay_count >= SRK_REPLAY_SET_MAX_ENTRIES)
+	if (s->replay_count >= p->replay_set_max)
 		return LULL_ERR_SRK_POOL_FULL;
 	if ((uint64_t)(s->replay_count + 1) * 2 > s->replay_cap) {
 		uint32_t old_cap = s->replay_cap;
@@ -321,6 +321,7 @@ lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, 
 	p->slots = slots;
 	p->on_event = on_event;
 	p->user = user;
+	p->replay_set_max = SRK_REPLAY_SET_MAX_ENTRIES;
 	p->replay_budget_entries = SRK_REPLAY_BUDGET_ENTRIES;
 	return LULL_OK;
 }

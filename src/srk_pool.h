@@ -88,6 +88,7 @@ typedef struct srk_pool {
 	srk_slot *slots;
 	lull_event_fn on_event; /* SRK created / erased; may be NULL */
 	void *user;
+	uint32_t replay_set_max;        /* SRK_REPLAY_SET_MAX_ENTRIES or less (srk_replay_max) */
 	uint64_t replay_budget_entries; /* SRK_REPLAY_BUDGET_ENTRIES; tests lower it */
 	uint64_t replay_table_entries;  /* sum of replay_cap over the slots */
 	uint64_t created_total;         /* every SRK generated, rotations included */

@@ -27,6 +27,8 @@ MUTATION(zero_max_age, c->rekey_max_age_ms = 0)
 MUTATION(low_reject_bytes, c->reject_after_bytes = c->rekey_bytes - 1)
 MUTATION(low_reject_age, c->reject_after_age_ms = c->rekey_max_age_ms - 1)
 MUTATION(short_srk_interval, c->srk_interval_ms = LULL_SRK_INTERVAL_MIN_MS - 1)
+MUTATION(zero_replay_max, c->srk_replay_max = 0)
+MUTATION(big_replay_max, c->srk_replay_max = LULL_SRK_REPLAY_MAX_LIMIT + 1)
 MUTATION(long_srk_interval, c->srk_interval_ms = LULL_SRK_INTERVAL_MAX_MS + 1)
 MUTATION(huge_srk_interval, c->srk_interval_ms = UINT32_MAX)
 MUTATION(zero_srk_lifetime, c->srk_lifetime_ms = 0)
@@ -56,6 +58,8 @@ static const struct {
         {low_reject_age, "reject_after_age"},
         {short_srk_interval, "srk_interval"},
         {long_srk_interval, "srk_interval"},
+        {zero_replay_max, "srk_replay_max"},
+        {big_replay_max, "srk_replay_max"},
         {huge_srk_interval, "srk_interval"},
         {zero_srk_lifetime, "srk_lifetime"},
         {long_srk_lifetime, "srk_lifetime"},

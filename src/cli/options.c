@@ -129,6 +129,11 @@ static const opt_def opts[] = {
          "Server: an SRK is wiped srk-interval + N x srk-lifetime after its interval "
          "(1-10).",
          NULL},
+        {"srk-replay-max", OPT_U32, ROLE_SERVER, OFF(cfg.srk_replay_max), LULL_SRK_REPLAY_MAX_LIMIT,
+         "N", "65536",
+         "Server: handshakes one SRK answers before a fresh one takes over for the rest "
+         "of its interval (1-65536; its replay set is then full). Never refuses.",
+         NULL},
         {"max-message", OPT_BYTES32, BOTH, OFF(cfg.max_message_bytes), UINT32_MAX, "SIZE", "16M",
          "Largest message accepted (at most 1G); larger ones close the connection.", NULL},
         {"suite", OPT_CHOICE, BOTH, OFF(cfg.suite), 0, "aesgcm|chachapoly", "aesgcm",

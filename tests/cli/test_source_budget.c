@@ -133,7 +133,8 @@ static void test_sources(void)
 	 * newest heavy penalties are kept over light ones. */
 	source_entry *slots = b.slots;
 	for (uint32_t i = 0; i < 4 * SOURCE_BUDGET_SLOTS; i++) {
-		struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000000 + i)};
+		struct sockaddr_in in = {.sin_family = AF_INET,
+		                         .sin_addr.s_addr = htonl(0x0a000000 + i)};
 		source_key k;
 		CHECK(source_key_from_sockaddr((const struct sockaddr *)&in, &k));
 		source_budget_unfinished(&b, &k, now);
