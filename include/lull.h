@@ -88,16 +88,19 @@ const char *lull_err_name(lull_err err);
 /* An SRK's private half lives srk_interval + srk_keep x srk_lifetime: with
  * this bound the server's forward-secrecy window is at most 60 s + 10 x 90 s
  * = 16 min, whatever the configuration says. */
-#define LULL_SRK_INTERVAL_MAX_MS     60000u
-#define LULL_SRK_LIFETIME_MAX_MS     90000u /* B2: a handshake may take at most 90 s */
-#define LULL_SRK_KEEP_MIN            1u
-#define LULL_SRK_KEEP_MAX            10u
-#define LULL_SRK_REPLAY_MAX_LIMIT    65536u /* srk_replay_max: 1 .. this */
-#define LULL_HEARTBEAT_RETRIES_MAX   100u
-#define LULL_MAX_MESSAGE_LIMIT_BYTES (1u << 30)   /* no config may ask for more than 1 GiB */
-#define LULL_KEY_BYTES               32           /* X25519 keys and PSKs */
-#define LULL_SEND_BUFFER_BYTES       (256u << 10) /* held + queued output before WOULD_BLOCK */
-#define LULL_PEER_NAME_MAX           64           /* authorized client name, bytes incl. NUL */
+#define LULL_SRK_INTERVAL_MAX_MS         60000u
+#define LULL_SRK_LIFETIME_MAX_MS         90000u /* B2: a handshake may take at most 90 s */
+#define LULL_SRK_KEEP_MIN                1u
+#define LULL_SRK_KEEP_MAX                10u
+#define LULL_SRK_REPLAY_MAX_LIMIT        65536u /* srk_replay_max: 1 .. this */
+#define LULL_HEARTBEAT_RETRIES_MAX       100u
+#define LULL_MAX_MESSAGE_LIMIT_BYTES     (1u << 30)   /* no config may ask for more than 1 GiB */
+#define LULL_KEY_BYTES                   32           /* X25519 keys and PSKs */
+#define LULL_SEND_BUFFER_BYTES           (256u << 10) /* held + queued output before WOULD_BLOCK */
+#define LULL_PEER_NAME_MAX               64           /* authorized client name, bytes incl. NUL */
+#define LULL_SECURE_HEAP_MIN_BYTES       (64u << 10)  /* lull_secure_heap_init */
+#define LULL_SECURE_HEAP_MAX_BYTES       (1u << 30)
+#define LULL_SECURE_HEAP_MIN_ALLOC_BYTES 32u /* its smallest block */
 
 /* ---- Configuration ----------------------------------------------------- */
 
@@ -171,6 +174,21 @@ lull_err lull_keypair_generate(lull_keypair *kp);
 lull_err lull_keypair_from_private(lull_keypair *kp, const uint8_t priv[LULL_KEY_BYTES]);
 /* Wipe a key pair (or any secret) so the compiler cannot elide it. */
 void lull_wipe(void *p, size_t len);
+
+/*
+ * Keep lull's secrets - static keys, PSKs, SRKs, traffic keys, handshake
+ * state - in memory that is locked (never swapped) and left out of core
+ * dumps: OpenSSL's secure heap, of bytes rounded up to a power of two
+ * (LULL_SECURE_HEAP_MIN_BYTES .. LULL_SECURE_HEAP_MAX_BYTES).  Call once,
+ * before any other lull call, from one thread.  *locked (may be NULL) is
+ * false when mlock was refused (RLIMIT_MEMLOCK): the memory is then still
+ * left out of core dumps.  When the heap is full, secrets go to ordinary
+ * memory and lull_secure_heap_stats counts them.  Without this call lull
+ * uses ordinary memory throughout.  LULL_ERR_STATE if a secure heap exists.
+ */
+lull_err lull_secure_heap_init(size_t bytes, bool *locked);
+/* Bytes of the secure heap in use; allocations that did not fit in it. */
+void lull_secure_heap_stats(size_t *bytes_used, uint64_t *fallbacks);
 
 /* ---- Events ------------------------------------------------------------ */
 

@@ -141,8 +141,7 @@ static void hs_free(lull_conn *c)
 	if (!c->hs)
 		return;
 	noise_handshake_destroy(&c->hs->noise);
-	crypto_wipe(c->hs, sizeof(*c->hs));
-	free(c->hs);
+	crypto_secret_free(c->hs, sizeof(*c->hs));
 	c->hs = NULL;
 }
 
@@ -166,7 +165,7 @@ static lull_err hs_take_split(lull_conn *c)
 static lull_err hs_alloc(lull_conn *c)
 {
 	hs_free(c);
-	c->hs = calloc(1, sizeof(*c->hs));
+	c->hs = crypto_secret_alloc(sizeof(*c->hs));
 	return c->hs ? LULL_OK : LULL_ERR_NOMEM;
 }
 
@@ -306,7 +305,8 @@ static lull_err conn_alloc(lull_conn **out, const lull_config *cfg, const lull_c
 	lull_err err = lull_config_validate(cfg, NULL);
 	if (err != LULL_OK)
 		return err;
-	lull_conn *c = calloc(1, sizeof(*c));
+	/* The whole object: it holds the traffic keys, own key and PSK. */
+	lull_conn *c = crypto_secret_alloc(sizeof(*c));
 	if (!c)
 		return LULL_ERR_NOMEM;
 	c->cfg = *cfg;
@@ -355,8 +355,7 @@ void lull_conn_free(lull_conn *c)
 		return;
 	conn_wipe_secrets(c);
 	out_free(c);
-	crypto_wipe(c, sizeof(*c));
-	free(c);
+	crypto_secret_free(c, sizeof(*c));
 }
 
 /* ---- Handshake ---------------------------------------------------------- */

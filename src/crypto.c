@@ -851,3 +851,69 @@ void crypto_wipe(void *p, size_t len)
 	if (p != NULL && len > 0)
 		OPENSSL_cleanse(p, len);
 }
+
+/* ---- Memory for secrets ------------------------------------------------- */
+
+/* Allocations that wanted the secure heap and did not fit. */
+static atomic_uint_fast64_t secret_fallbacks;
+/* Of the secure heap, lull's objects take at most this much: the rest is
+ * left to OpenSSL, whose X25519 keys (ours among them) are allocated there
+ * with no fallback, so a heap full of connections must not fail a key
+ * generation.  Set once by lull_secure_heap_init. */
+static size_t secret_heap_share;
+#define SECRET_HEAP_OPENSSL_SHARE_DIV 4u
+
+lull_err lull_secure_heap_init(size_t bytes, bool *locked)
+{
+	if (locked)
+		*locked = false;
+	if (bytes < LULL_SECURE_HEAP_MIN_BYTES || bytes > LULL_SECURE_HEAP_MAX_BYTES)
+		return LULL_ERR_INVALID_ARG;
+	size_t size = LULL_SECURE_HEAP_MIN_BYTES;
+	while (size < bytes)
+		size *= 2;
+	if (CRYPTO_secure_malloc_initialized())
+		return LULL_ERR_STATE;
+	/* 1: locked and excluded from dumps; 2: mapped and excluded, but
+	 * mlock refused (RLIMIT_MEMLOCK); 0: nothing. */
+	int r = CRYPTO_secure_malloc_init(size, LULL_SECURE_HEAP_MIN_ALLOC_BYTES);
+	if (r == 0)
+		return LULL_ERR_NOMEM;
+	secret_heap_share =
+	        size / SECRET_HEAP_OPENSSL_SHARE_DIV * (SECRET_HEAP_OPENSSL_SHARE_DIV - 1);
+	if (locked)
+		*locked = r == 1;
+	return LULL_OK;
+}
+
+void lull_secure_heap_stats(size_t *bytes_used, uint64_t *fallbacks)
+{
+	if (bytes_used)
+		*bytes_used = CRYPTO_secure_malloc_initialized() ? CRYPTO_secure_used() : 0;
+	if (fallbacks)
+		*fallbacks = atomic_load(&secret_fallbacks);
+}
+
+void *crypto_secret_alloc(size_t len)
+{
+	if (!CRYPTO_secure_malloc_initialized())
+		return OPENSSL_zalloc(len);
+	void *p =
+	        CRYPTO_secure_used() + len <= secret_heap_share ? OPENSSL_secure_zalloc(len) : NULL;
+	if (p == NULL) {
+		atomic_fetch_add(&secret_fallbacks, 1);
+		p = OPENSSL_zalloc(len);
+	}
+	return p;
+}
+
+void crypto_secret_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	if (CRYPTO_secure_allocated(p)) {
+		OPENSSL_secure_clear_free(p, len);
+		return;
+	}
+	OPENSSL_clear_free(p, len);
+}

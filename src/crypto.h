@@ -224,4 +224,16 @@ bool crypto_is_zero(const uint8_t *p, size_t len);
 /* Overwrite len bytes so the compiler cannot elide it (OPENSSL_cleanse). */
 void crypto_wipe(void *p, size_t len);
 
+/*
+ * Memory for objects that hold long-lived secrets (a connection with its
+ * traffic keys, a handshake, the server context, the SRK ring): zeroed,
+ * from OpenSSL's secure heap - locked, excluded from core dumps, guarded -
+ * once lull_secure_heap_init has set one up, else from the ordinary heap.
+ * A full secure heap falls back to the ordinary heap (counted:
+ * lull_secure_heap_stats).  crypto_secret_free wipes len bytes and frees;
+ * it tells the two heaps apart itself.  NULL when memory is out.
+ */
+void *crypto_secret_alloc(size_t len);
+void crypto_secret_free(void *p, size_t len);
+
 #endif /* LULL_CRYPTO_H */

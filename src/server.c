@@ -25,7 +25,7 @@ lull_err lull_server_new(lull_server **out, const lull_config *cfg, const lull_k
 	lull_err err = lull_config_validate(cfg, NULL);
 	if (err != LULL_OK)
 		return err;
-	lull_server *srv = calloc(1, sizeof(*srv));
+	lull_server *srv = crypto_secret_alloc(sizeof(*srv)); /* holds the static key */
 	if (!srv)
 		return LULL_ERR_NOMEM;
 	srv->cfg = *cfg;
@@ -59,11 +59,10 @@ void lull_server_free(lull_server *srv)
 	if (!srv)
 		return;
 	lull_server_clear_authorized(srv);
-	free(srv->clients);
+	crypto_secret_free(srv->clients, srv->cap_clients * sizeof(*srv->clients));
 	srk_pool_destroy(&srv->pool);
 	crypto_dh_key_free(srv->static_key);
-	crypto_wipe(srv, sizeof(*srv));
-	free(srv);
+	crypto_secret_free(srv, sizeof(*srv));
 }
 
 static int client_cmp(const void *key, const void *entry)
@@ -103,14 +102,15 @@ lull_err lull_server_authorize(lull_server *srv, const uint8_t pub[LULL_KEY_BYTE
 	} else {
 		if (srv->n_clients == srv->cap_clients) {
 			size_t cap = srv->cap_clients ? 2 * srv->cap_clients : 16;
-			authorized_client *grown = calloc(cap, sizeof(*grown));
+			if (cap > SIZE_MAX / sizeof(authorized_client))
+				return LULL_ERR_NOMEM;
+			authorized_client *grown = crypto_secret_alloc(cap * sizeof(*grown));
 			if (!grown)
 				return LULL_ERR_NOMEM;
 			/* Copy and wipe rather than realloc: the old block holds PSKs. */
 			if (srv->n_clients)
 				memcpy(grown, srv->clients, srv->n_clients * sizeof(*grown));
-			crypto_wipe(srv->clients, srv->cap_clients * sizeof(*srv->clients));
-			free(srv->clients);
+			crypto_secret_free(srv->clients, srv->cap_clients * sizeof(*srv->clients));
 			srv->clients = grown;
 			srv->cap_clients = cap;
 		}

@@ -310,7 +310,8 @@ lull_err srk_pool_init(srk_pool *p, uint32_t interval_ms, uint32_t lifetime_ms, 
 
 	uint64_t kept_ms = (uint64_t)keep * lifetime_ms;
 	size_t n_slots = (size_t)(1 + (kept_ms + interval_ms - 1) / interval_ms);
-	srk_slot *slots = calloc(n_slots, sizeof(*slots));
+	/* The ring holds the SRKs' private keys. */
+	srk_slot *slots = crypto_secret_alloc(n_slots * sizeof(*slots));
 	if (slots == NULL)
 		return LULL_ERR_NOMEM;
 
@@ -333,7 +334,7 @@ void srk_pool_destroy(srk_pool *p)
 	if (p->slots != NULL) {
 		for (size_t i = 0; i < p->n_slots; i++)
 			slot_clear(&p->slots[i]);
-		free(p->slots);
+		crypto_secret_free(p->slots, p->n_slots * sizeof(*p->slots));
 	}
 	memset(p, 0, sizeof(*p));
 }

@@ -63,6 +63,7 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.role = role;
 	dp.cfg = o.cfg;
 	dp.threads = o.threads;
+	dp.secure_heap_bytes = o.secure_heap_bytes;
 	dp.budget.load_per_s = o.handshake_load_per_s;
 	dp.budget.penalty_ms = o.source_penalty_ms;
 	dp.budget.penalty_max_ms = o.source_penalty_max_ms;

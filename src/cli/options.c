@@ -157,6 +157,12 @@ static const opt_def opts[] = {
          "Server: a fresh ephemeral per handshake instead of the SRK pool (benchmarks "
          "only).",
          NULL},
+        {"secure-heap", OPT_BYTES64, BOTH, OFF(secure_heap_bytes), LULL_SECURE_HEAP_MAX_BYTES,
+         "SIZE", "auto",
+         "Locked memory, left out of core dumps, for keys (rounded up to a power of two, "
+         "at least 64K); auto sizes it for the connections the fd limit allows, at most "
+         "64M; 0: off.",
+         NULL},
         {"syslog", OPT_BOOL, BOTH, OFF(syslog), 0, NULL, "off",
          "Log to syslog (facility daemon) instead of stderr.", NULL},
         {"config", OPT_STR, BOTH, OFF(config_file), 0, "FILE", "none",
@@ -267,6 +273,7 @@ static void opts_defaults(enum tunnel_role role, tunnel_opts *o)
 	o->handshake_load_per_s = SOURCE_LOAD_DEFAULT_PER_S;
 	o->source_penalty_ms = SOURCE_PENALTY_DEFAULT_MS;
 	o->source_penalty_max_ms = SOURCE_PENALTY_MAX_DEFAULT_MS;
+	o->secure_heap_bytes = SECURE_HEAP_AUTO;
 }
 
 void opts_free(tunnel_opts *o)

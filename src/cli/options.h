@@ -34,6 +34,7 @@ typedef struct tunnel_opts {
 	uint32_t handshake_load_per_s;
 	uint32_t source_penalty_ms;
 	uint32_t source_penalty_max_ms;
+	uint64_t secure_heap_bytes; /* SECURE_HEAP_AUTO, 0 (off) or a size */
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
 } tunnel_opts;

@@ -22,8 +22,11 @@
  */
 #include "daemon.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +228,50 @@ static void size_fd_caps(daemon_params *dp, unsigned workers)
 	        (unsigned long long)nofile, dp->max_tunnels, dp->max_pending, workers);
 }
 
+/*
+ * Keep keys out of core dumps and swap: the process is made non-dumpable
+ * (no core file, no ptrace by the same user's other processes, /proc/PID/mem
+ * closed to them), the library's secrets go to a locked secure heap sized
+ * for the tunnels the caps allow, and the daemon's own copies (its key, the
+ * client's PSK, in dp) are locked where they are.
+ */
+static void protect_secrets(daemon_params *dp, unsigned workers)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_msg(LOG_LVL_WARN, "event=not_dumpable_failed err=%d", errno);
+	if (mlock(dp, sizeof(*dp)) != 0)
+		log_msg(LOG_LVL_DEBUG, "event=mlock_failed what=params err=%d", errno);
+	uint64_t want = dp->secure_heap_bytes;
+	if (want == 0) {
+		log_msg(LOG_LVL_INFO, "event=secure_heap bytes=0 note=off");
+		return;
+	}
+	if (want == SECURE_HEAP_AUTO) {
+		want = (uint64_t)dp->max_tunnels * workers * SECURE_HEAP_BYTES_PER_TUNNEL +
+		       (uint64_t)workers * SECURE_HEAP_BYTES_PER_WORKER;
+		if (want > SECURE_HEAP_AUTO_MAX_BYTES)
+			want = SECURE_HEAP_AUTO_MAX_BYTES;
+	}
+	if (want < LULL_SECURE_HEAP_MIN_BYTES)
+		want = LULL_SECURE_HEAP_MIN_BYTES;
+	bool locked = false;
+	lull_err err = lull_secure_heap_init((size_t)want, &locked);
+	if (err != LULL_OK) {
+		log_msg(LOG_LVL_WARN, "event=secure_heap_failed bytes=%llu err=%s msg=\"%s\"",
+		        (unsigned long long)want, lull_err_name(err), lull_strerror(err));
+		return;
+	}
+	if (!locked)
+		log_msg(LOG_LVL_WARN,
+		        "event=secure_heap bytes=%llu locked=0 why=\"mlock refused "
+		        "(RLIMIT_MEMLOCK): "
+		        "keys stay out of core dumps but may be swapped\"",
+		        (unsigned long long)want);
+	else
+		log_msg(LOG_LVL_INFO, "event=secure_heap bytes=%llu locked=1",
+		        (unsigned long long)want);
+}
+
 /* The main loop and its handles.  Returns 0, or an error: negative once the
  * loop itself is up (close_main_loop must run it down), positive if not. */
 static int main_loop_init(daemon_state *d)
@@ -258,6 +305,7 @@ int daemon_run(daemon_params *dp)
 		n = WORKER_MAX_THREADS;
 
 	size_fd_caps(dp, n);
+	protect_secrets(dp, n);
 	int *fds = calloc(n, sizeof(*fds));
 	daemon_state d = {.dp = dp};
 	d.workers = calloc(n, sizeof(*d.workers));

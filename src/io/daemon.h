@@ -28,6 +28,7 @@ typedef struct daemon_params {
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
 	source_budget_params budget; /* server: per-source handshake budget */
+	uint64_t secure_heap_bytes;  /* SECURE_HEAP_AUTO, 0 (off) or a size */
 	unsigned max_tunnels;        /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
 	unsigned max_pending;        /* per worker: tunnels before their first handshake */
 } daemon_params;

@@ -57,6 +57,17 @@
 #define SOURCE_PENALTY_MAX_DEFAULT_MS 60000u
 #define SOURCE_PENALTY_LIMIT_MS       3600000u /* --source-penalty(-max) at most 1 h */
 #define SOURCE_BLOCK_PENALTIES        3u
+/* Secure heap (lull_secure_heap_init): locked memory, left out of core
+ * dumps, for every connection's keys.  Sized for the tunnels the fd caps
+ * allow - a connection object (1 KiB) and a share of the handshake states
+ * (2 KiB each, a quarter of the tunnels at most) - plus each worker's
+ * server context, SRK ring and authorized list; capped, since it is
+ * resident from the start.  Beyond it keys go to ordinary memory (still
+ * out of core dumps: the daemon is not dumpable). */
+#define SECURE_HEAP_BYTES_PER_TUNNEL 2048u
+#define SECURE_HEAP_BYTES_PER_WORKER (1u << 20)
+#define SECURE_HEAP_AUTO_MAX_BYTES   (64u << 20)
+#define SECURE_HEAP_AUTO             UINT64_MAX /* --secure-heap not given */
 /* A timer that fires this much after its deadline means the loop did not
  * run for that long (the process was stopped or starved, or a call
  * blocked): worth a WARN, because heartbeat and handshake deadlines fire

@@ -212,7 +212,8 @@ int main(int argc, char **argv)
 					done = true;
 				}
 			}
-			if (!done && (now - c->started_ms >= FLOOD_CONN_TIMEOUT || now >= end + 2000))
+			if (!done &&
+			    (now - c->started_ms >= FLOOD_CONN_TIMEOUT || now >= end + 2000))
 				done = true;
 			if (done) {
 				answered += ok;
