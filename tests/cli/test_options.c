@@ -76,6 +76,16 @@ static void test_errors(void)
 	      OPTS_USAGE);
 	CHECK_CONTAINS(err, "too large");
 	opts_free(&o);
+	/* The server's forward-secrecy window has a ceiling: 60 s intervals. */
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--srk-interval", "61s") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--srk-interval");
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--srk-interval", "60s") == OPTS_OK);
+	CHECK(o.cfg.srk_interval_ms == LULL_SRK_INTERVAL_MAX_MS);
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--srk-replay-max", "0") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--srk-replay-max");
+	opts_free(&o);
 	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--suite", "des") == OPTS_USAGE);
 	CHECK_CONTAINS(err, "--suite: des: not one of the choices aesgcm|chachapoly");
 	opts_free(&o);
