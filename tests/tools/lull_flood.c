@@ -17,13 +17,15 @@
  *
  * Prints "flood t_ms=... sent=... answered=... refused=... rate=..." every
  * --report-ms and a final "flood done ..." line; exits 0 after --seconds
- * (or --max message 1s), 2 on a usage error.  Traffic goes to 127.0.0.1
+ * (or --max message 1s, or SIGTERM/SIGINT: a test stops it once what it
+ * floods around is done), 2 on a usage error.  Traffic goes to 127.0.0.1
  * only, from 127.0.0.x sources.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,14 @@ typedef struct flood_conn {
 	size_t got;
 	uint64_t started_ms;
 } flood_conn;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
 
 static uint64_t now_ms(void)
 {
@@ -156,6 +166,10 @@ int main(int argc, char **argv)
 	memcpy(server_pub, any.pub, sizeof(server_pub));
 	lull_wipe(&any, sizeof(any));
 
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	static flood_conn conns[FLOOD_INFLIGHT_MAX];
 	static struct pollfd pfds[FLOOD_INFLIGHT_MAX];
 	for (size_t i = 0; i < inflight; i++)
@@ -166,6 +180,8 @@ int main(int argc, char **argv)
 	uint8_t hs1[FLOOD_HS1_BYTES];
 	for (;;) {
 		uint64_t now = now_ms();
+		if (stop_requested && end > now)
+			end = now;
 		bool stop = now >= end || (max && sent >= max);
 		/* Refill the free places with new message 1s. */
 		for (size_t i = 0; i < inflight && !stop; i++) {
