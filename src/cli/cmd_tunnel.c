@@ -63,6 +63,7 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.role = role;
 	dp.cfg = o.cfg;
 	dp.threads = o.threads;
+	dp.reuseport = o.reuseport;
 	dp.authorized_path = o.authorized;
 	int rc = EXIT_OK;
 	uint8_t priv[LULL_KEY_BYTES];

@@ -30,6 +30,7 @@ typedef struct tunnel_opts {
 	char *psk_file;   /* client: optional PSK */
 	char *config_file;
 	uint32_t threads; /* 0: one per core */
+	bool reuseport;   /* server: share --listen's port with other processes */
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
 } tunnel_opts;

@@ -26,6 +26,7 @@ typedef struct daemon_params {
 	const char *authorized_path; /* server */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
+	bool reuseport;       /* server: other processes may share the listen port */
 	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
 	unsigned max_pending; /* per worker: tunnels before their first handshake */
 } daemon_params;

@@ -166,6 +166,21 @@ static void test_config_file(void)
 }
 
 /* Every option in the table is documented in the man page. */
+/* --reuseport: off unless asked, a server-only flag. */
+static void test_reuseport(void)
+{
+	tunnel_opts o;
+	char err[512];
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED) == OPTS_OK && !o.reuseport);
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--reuseport") == OPTS_OK && o.reuseport);
+	opts_free(&o);
+	CHECK(opts_parse(ROLE_CLIENT, 3, (char *[]){"client", "--reuseport", "x", NULL}, &o, err,
+	                 sizeof(err)) == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--reuseport: not an option of lull client");
+	opts_free(&o);
+}
+
 static void test_man_page(const char *srcdir)
 {
 	char path[512];
@@ -199,6 +214,7 @@ int main(int argc, char **argv)
 	test_defaults_and_flags();
 	test_errors();
 	test_config_file();
+	test_reuseport();
 	if (argc > 1)
 		test_man_page(argv[1]);
 	return cli_test_finish();
