@@ -60,6 +60,25 @@ static void check_header(const proxy_parser *p, const proxy_header *h, size_t ta
 	FUZZ_CHECK(seen == h->tlvs_bytes && pos == h->tlvs_bytes);
 }
 
+/* What any accepted header must look like, read from the input itself
+ * rather than from the parser's result. */
+static void check_raw(const uint8_t *d, size_t taken, unsigned version)
+{
+	static const uint8_t sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
+	                                0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+	if (version == 2) {
+		FUZZ_CHECK(taken >= PROXY_V2_FIXED_BYTES && memcmp(d, sig, sizeof(sig)) == 0);
+		FUZZ_CHECK(d[12] == 0x20 || d[12] == 0x21);
+		FUZZ_CHECK((d[13] >> 4) <= 3 && (d[13] & 0x0f) <= 2);
+		FUZZ_CHECK(taken == PROXY_V2_FIXED_BYTES + ((size_t)d[14] << 8 | d[15]));
+		return;
+	}
+	FUZZ_CHECK(taken >= 15 && memcmp(d, "PROXY ", 6) == 0);
+	FUZZ_CHECK(d[taken - 2] == '\r' && d[taken - 1] == '\n');
+	for (size_t i = 0; i < taken - 2; i++)
+		FUZZ_CHECK(d[i] >= 0x20 && d[i] <= 0x7e);
+}
+
 /* A v2 PROXY/TCP header survives encode -> parse with its name. */
 static void check_reencode(const proxy_header *h)
 {
@@ -112,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	FUZZ_CHECK(memcmp(h, proxy_parser_header(&whole), offsetof(proxy_header, tlvs)) == 0);
 	check_header(&cut, h, a.taken);
+	check_raw(data, a.taken, h->version);
 	check_reencode(h);
 	return 0;
 }

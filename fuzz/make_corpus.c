@@ -421,10 +421,19 @@ static void proxy_seeds(void)
 	        {"v2-udp", "0d0a0d0a000d0a515549540a2112000c7f0000017f00000104d21b58"},
 	        {"v2-tlv-past-end", "0d0a0d0a000d0a515549540a21110010c0a80001c0a8000bdc0401bbe00005"
 	                            "61"},
+	        {"v2-tlv-stray", "0d0a0d0a000d0a515549540a2111000ec0a80001c0a8000bdc0401bb0400"},
+	        {"v2-tlv-one-short",
+	         "0d0a0d0a000d0a515549540a21110010c0a80001c0a8000bdc0401bbe00002"
+	         "ff"},
 	        {"v2-addr-short", "0d0a0d0a000d0a515549540a2121000cc0a80001c0a8000bdc0401bb"},
 	        {"v2-too-long", "0d0a0d0a000d0a515549540a2111ffff"},
-	        {"v2-bad-version", "0d0a0d0a000d0a515549540a1111000c"},
-	        {"v2-bad-family", "0d0a0d0a000d0a515549540a2141000c"},
+	        /* Whole headers, wrong in one byte: a parser that misses it
+	         * accepts them. */
+	        {"v2-bad-signature", "0d0a0d0a000d0a515549540b2111000c7f0000017f00000104d21b58"},
+	        {"v2-bad-version", "0d0a0d0a000d0a515549540a1111000c7f0000017f00000104d21b58"},
+	        {"v2-bad-command", "0d0a0d0a000d0a515549540a2211000c7f0000017f00000104d21b58"},
+	        {"v2-bad-family", "0d0a0d0a000d0a515549540a2141000c7f0000017f00000104d21b58"},
+	        {"v2-bad-transport", "0d0a0d0a000d0a515549540a2113000c7f0000017f00000104d21b58"},
 	};
 	for (size_t i = 0; i < sizeof(v2) / sizeof(v2[0]); i++) {
 		uint8_t h[PROXY_HEADER_MAX_BYTES];
@@ -450,6 +459,10 @@ static void proxy_seeds(void)
 	        "PROXY UNKNOWN ::1 ::2 1 2\r\n",
 	        "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",
 	        "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+	        "PROXY UNKNOWN x\n",
+	        "PROXY UNKNOWN \r x\r\n",
+	        "PROXY UNKNOWN \x01\r\n",
+	        "PROXY UNKNOWNX\r\n",
 	        "PROXY UNKNOWN fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 	        "ffffffffffffffffffffffffffffffffffffff\r\n",
 	};
