@@ -30,9 +30,14 @@ typedef struct tunnel_opts {
 	char *psk_file;   /* client: optional PSK */
 	char *config_file;
 	uint32_t threads; /* 0: one per core */
-	bool reuseport;   /* server: share --listen's port with other processes */
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
+	/* Server, in a fleet (docs/deployment.md): share the listen port with
+	 * other processes, take a balancer's PROXY header before the
+	 * handshake, send one to the target. */
+	bool reuseport;
+	bool proxy_protocol;
+	bool target_proxy_protocol;
 } tunnel_opts;
 
 enum opts_result {

@@ -26,9 +26,13 @@ typedef struct daemon_params {
 	const char *authorized_path; /* server */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
-	bool reuseport;       /* server: other processes may share the listen port */
 	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
 	unsigned max_pending; /* per worker: tunnels before their first handshake */
+	/* Server, in a fleet (docs/deployment.md): --reuseport,
+	 * --proxy-protocol, --target-proxy-protocol. */
+	bool reuseport;
+	bool proxy_protocol;
+	bool target_proxy_protocol;
 } daemon_params;
 
 /* Returns the exit status: 0 after a clean shutdown, 1 on failure. */
