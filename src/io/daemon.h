@@ -23,16 +23,16 @@ typedef struct daemon_params {
 	net_addr listen;
 	net_addr remote; /* server: the target; client: the lull server */
 	char remote_text[64];
-	const char *authorized_path; /* server */
-	auth_list auth;              /* server: the list at start-up */
-	unsigned threads;
-	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
-	unsigned max_pending; /* per worker: tunnels before their first handshake */
 	/* Server, in a fleet (docs/deployment.md): --reuseport,
 	 * --proxy-protocol, --target-proxy-protocol. */
 	bool reuseport;
 	bool proxy_protocol;
 	bool target_proxy_protocol;
+	const char *authorized_path; /* server */
+	auth_list auth;              /* server: the list at start-up */
+	unsigned threads;
+	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
+	unsigned max_pending; /* per worker: tunnels before their first handshake */
 } daemon_params;
 
 /* Returns the exit status: 0 after a clean shutdown, 1 on failure. */
