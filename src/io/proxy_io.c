@@ -61,22 +61,31 @@ void proxy_io_free(proxy_io *px)
 	free(px);
 }
 
-/* One end of a header as "1.2.3.4:5" / "[::1]:5". */
-static void addr_text(proxy_family fam, const uint8_t *addr, uint16_t port, char *out, size_t cap)
+/* One end of a header (INET or INET6) as a socket address. */
+static void to_net_addr(proxy_family fam, const uint8_t *addr, uint16_t port, net_addr *a)
 {
-	net_addr a = {.len = 0};
+	memset(a, 0, sizeof(*a));
 	if (fam == PROXY_FAM_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&a.ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&a->ss;
 		s4->sin_family = AF_INET;
 		memcpy(&s4->sin_addr, addr, 4);
 		s4->sin_port = htons(port);
+		a->len = sizeof(*s4);
 	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&a.ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&a->ss;
 		s6->sin6_family = AF_INET6;
 		memcpy(&s6->sin6_addr, addr, 16);
 		s6->sin6_port = htons(port);
+		a->len = sizeof(*s6);
 	}
-	net_addr_text(&a, out, cap);
+}
+
+bool proxy_io_client_addr(const proxy_io *px, net_addr *out)
+{
+	if (!px || !px->proxied)
+		return false;
+	to_net_addr(px->addrs.family, px->addrs.src_addr, px->addrs.src_port, out);
+	return true;
 }
 
 static void header_done(proxy_io *px, uint64_t conn_id)
@@ -88,8 +97,11 @@ static void header_done(proxy_io *px, uint64_t conn_id)
 	if (px->proxied) {
 		px->addrs = *a;
 		char from[ADDR_TEXT_MAX_BYTES], to[ADDR_TEXT_MAX_BYTES];
-		addr_text(a->family, a->src_addr, a->src_port, from, sizeof(from));
-		addr_text(a->family, a->dst_addr, a->dst_port, to, sizeof(to));
+		net_addr na;
+		proxy_io_client_addr(px, &na);
+		net_addr_text(&na, from, sizeof(from));
+		to_net_addr(a->family, a->dst_addr, a->dst_port, &na);
+		net_addr_text(&na, to, sizeof(to));
 		log_msg(LOG_LVL_INFO, "conn=%llu event=proxy_header version=%u from=%s to=%s",
 		        (unsigned long long)conn_id, h->version, from, to);
 	} else {

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "daemon.h"
+#include "net.h"
 #include "../proxy_proto.h"
 
 typedef struct proxy_io proxy_io;
@@ -33,6 +34,16 @@ void proxy_io_free(proxy_io *px);
  * connection and feeds nothing to the engine.
  */
 bool proxy_io_take_header(proxy_io *px, uint64_t conn_id, const uint8_t **bytes, size_t *len);
+
+/*
+ * The client's address from the balancer's header, once it has been taken
+ * and named one (command PROXY, IPv4 or IPv6); false before, without
+ * --proxy-protocol, and for LOCAL or UNSPEC headers (the socket's peer
+ * stands).  What logs - and anything keyed by source address, such as a
+ * per-source handshake budget - should use instead of the socket's peer,
+ * which is the balancer.
+ */
+bool proxy_io_client_addr(const proxy_io *px, net_addr *out);
 
 /*
  * The header to write to the target before anything else, into out (*len
