@@ -14,9 +14,11 @@
  *    hands the rest to the lull engine.
  *  - It never holds more than PROXY_HEADER_MAX_BYTES, whatever a header's
  *    length field asks for, and allocates nothing.
- *  - Every byte is checked as it arrives, so garbage is refused at its
- *    first wrong byte rather than after a timeout; every refusal is a
- *    named proxy_err.
+ *  - The fixed parts are checked byte by byte as they arrive (v2:
+ *    signature, version, command, family, length; v1: "PROXY ", a lone CR
+ *    or LF, control bytes), so most garbage is refused at its first wrong
+ *    byte rather than after a timeout; a v1 line's fields are checked at
+ *    its CRLF.  Every refusal is a named proxy_err.
  *  - No sockets, no clock: the caller owns the timeout for a header that
  *    never completes.
  */
