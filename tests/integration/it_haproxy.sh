@@ -12,7 +12,10 @@
 #    not with lull's parser);
 #  - HAProxy's health checks (check-send-proxy: a LOCAL header) are taken;
 #  - a connection without a header to a --proxy-protocol server is refused
-#    with a named error.
+#    with a named error;
+#  - after kill -9 of one server, new connections all succeed through
+#    HAProxy on the other (each is its own lull connection today; links
+#    that reconnect are for the links rewrite).
 # Skipped (77) when haproxy is not installed (scripts/deps.sh installs it).
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
@@ -57,6 +60,8 @@ defaults
     mode tcp
     log global
     option logasap
+    option redispatch
+    retries 3
     log-format "hap client=%ci:%cp server=%s"
     timeout connect 5s
     timeout client 60s
@@ -87,8 +92,9 @@ start_haproxy
 
 # shellcheck disable=SC2086
 start_client client alice "$HP" $POLICY
+VIA_HAPROXY=$CLIENT_PORT
 N=20
-"$LOAD" --port "$CLIENT_PORT" --conns $N --steps 64K,s2500,64K --quiet \
+"$LOAD" --port "$VIA_HAPROXY" --conns $N --steps 64K,s2500,64K --quiet \
 	--timeout $((60 * SLOW)) >"$T/load.out" 2>&1 || fail "load: $(cat "$T/load.out")"
 pass "$N connections through HAProxy delivered every byte"
 grep -q "event=handshake_done reason=idle" "$T/client.log" || fail "no idle rekey"
@@ -147,6 +153,12 @@ wait_for "$T/s1.log" "event=proxy_header_refused err=PROXY_ERR_SIGNATURE" 5 ||
 	fail "no proxy_header_refused on s1"
 pass "no header: refused (PROXY_ERR_SIGNATURE)"
 
-stop_pid "$S1_PID" 10
-[ "$STOP_STATUS" = 0 ] || fail "s1 stop: $STOP_STATUS"
+# kill -9 one server: new connections go to the other, none fails.
+kill -KILL "$S1_PID"
+before=$(grep -c "event=proxy_header version=2 from=" "$T/s2.log")
+"$LOAD" --port "$VIA_HAPROXY" --conns 8 --steps 16K --quiet --timeout $((20 * SLOW)) \
+	>"$T/load2.out" 2>&1 || fail "load after kill -9 of s1: $(cat "$T/load2.out")"
+after=$(grep -c "event=proxy_header version=2 from=" "$T/s2.log")
+[ "$((after - before))" = 8 ] || fail "s2 took $((after - before)) of 8 after s1 died"
+pass "kill -9 of s1: 8 new connections all carried by s2"
 it_pass
