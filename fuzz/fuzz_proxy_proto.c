@@ -6,7 +6,7 @@
  *
  * Checks: no crash, no read outside the input or the parser; the answer
  * and the bytes taken do not depend on how the input was cut; the parser
- * never takes more than PROXY_HEADER_MAX_BYTES (PROXY_V1_LINE_MAX for a
+ * never takes more than PROXY_HEADER_MAX_BYTES (PROXY_V1_LINE_MAX_BYTES for a
  * v1 line) nor a byte past a header it accepts; an accepted header's
  * fields are in range and its TLVs tile its TLV area exactly; a v2
  * PROXY/TCP header re-encoded (with its peer-name TLV when it has a usable
@@ -47,7 +47,7 @@ static void check_header(const proxy_parser *p, const proxy_header *h, size_t ta
 	if (h->command == PROXY_CMD_LOCAL)
 		FUZZ_CHECK(h->addrs.family == PROXY_FAM_UNSPEC);
 	if (h->version == 1)
-		FUZZ_CHECK(taken <= PROXY_V1_LINE_MAX && h->tlvs_bytes == 0);
+		FUZZ_CHECK(taken <= PROXY_V1_LINE_MAX_BYTES && h->tlvs_bytes == 0);
 	if (h->tlvs_bytes) {
 		FUZZ_CHECK(h->tlvs >= p->buf && h->tlvs + h->tlvs_bytes <= p->buf + taken);
 	}

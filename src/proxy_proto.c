@@ -10,7 +10,7 @@
  *    it is held.  Exactly that many bytes more are taken, then the address
  *    block is decoded and every TLV checked to end inside the header.
  *  - v1: bytes are taken one by one up to the LF of the CRLF (so nothing
- *    after the line is ever taken), at most PROXY_V1_LINE_MAX; a lone CR
+ *    after the line is ever taken), at most PROXY_V1_LINE_MAX_BYTES; a lone CR
  *    or LF and any control byte are refused at once; the whole line is
  *    then checked against the grammar: no leading zeros, exactly one space
  *    between fields, addresses of the announced family.
@@ -214,7 +214,7 @@ static bool v1_ipv4(const char *s, size_t n, uint8_t out[4])
 /* Hex groups and colons only (no dotted IPv4 tail), as inet_pton reads them. */
 static bool v1_ipv6(const char *s, size_t n, uint8_t out[16])
 {
-	char text[PROXY_V1_LINE_MAX + 1];
+	char text[PROXY_V1_LINE_MAX_BYTES + 1];
 	if (n == 0 || n > 39)
 		return false;
 	for (size_t i = 0; i < n; i++) {
@@ -300,7 +300,7 @@ static proxy_err v1_line_byte(proxy_parser *p, uint8_t b)
 	p->buf[p->have++] = b;
 	if (b == '\n')
 		return v1_decode(p);
-	return p->have < PROXY_V1_LINE_MAX ? PROXY_NEED_MORE : PROXY_ERR_V1_TOO_LONG;
+	return p->have < PROXY_V1_LINE_MAX_BYTES ? PROXY_NEED_MORE : PROXY_ERR_V1_TOO_LONG;
 }
 
 /* ---- Parser ------------------------------------------------------------ */

@@ -38,10 +38,10 @@
  * endpoint ID) can take a v2 header past that, so allow 1 KiB, and refuse
  * a length field asking for more before a single byte of it is held.
  */
-#define PROXY_HEADER_MAX_BYTES 1024
-#define PROXY_V2_FIXED_BYTES   16  /* signature, version/command, family, length */
-#define PROXY_V1_LINE_MAX      107 /* spec: "PROXY UNKNOWN <ipv6> <ipv6> 65535 65535\r\n" */
-#define PROXY_TLV_HEAD_BYTES   3   /* type:u8 | length:u16be */
+#define PROXY_HEADER_MAX_BYTES  1024
+#define PROXY_V2_FIXED_BYTES    16  /* signature, version/command, family, length */
+#define PROXY_V1_LINE_MAX_BYTES 107 /* spec: "PROXY UNKNOWN <ipv6> <ipv6> 65535 65535\r\n" */
+#define PROXY_TLV_HEAD_BYTES    3   /* type:u8 | length:u16be */
 
 /*
  * The TLV lull sends to its target: the authenticated peer's name from the
@@ -66,7 +66,7 @@ typedef enum proxy_err {
 	PROXY_ERR_TOO_LONG = 6,          /* v2 length field past PROXY_HEADER_MAX_BYTES */
 	PROXY_ERR_ADDR_SHORT = 7,        /* v2 address block shorter than the family needs */
 	PROXY_ERR_TLV = 8,               /* a v2 TLV runs past the end of the header */
-	PROXY_ERR_V1_TOO_LONG = 9,       /* v1: no CRLF within PROXY_V1_LINE_MAX bytes */
+	PROXY_ERR_V1_TOO_LONG = 9,       /* v1: no CRLF within PROXY_V1_LINE_MAX_BYTES bytes */
 	PROXY_ERR_V1_MALFORMED = 10,     /* v1: the line is not of the grammar */
 	PROXY_ERR_STATE = 11,            /* fed again after a result: init the parser first */
 	PROXY_ERR_INVALID_ARG = 12,      /* encoder: NULL, unknown family, bad peer name */

@@ -398,12 +398,12 @@ static void test_v1_valid(void)
 	CHECK(v1("PROXY UNKNOWN  x  \r\n", &f) == PROXY_OK);
 
 	/* The longest line: 107 bytes with its CRLF. */
-	char line[PROXY_V1_LINE_MAX + 8];
+	char line[PROXY_V1_LINE_MAX_BYTES + 8];
 	memset(line, 'f', sizeof(line));
 	memcpy(line, "PROXY UNKNOWN ", 14);
-	memcpy(line + PROXY_V1_LINE_MAX - 2, "\r\n", 3);
-	CHECK(strlen(line) == PROXY_V1_LINE_MAX);
-	CHECK(v1(line, &f) == PROXY_OK && f.consumed == PROXY_V1_LINE_MAX);
+	memcpy(line + PROXY_V1_LINE_MAX_BYTES - 2, "\r\n", 3);
+	CHECK(strlen(line) == PROXY_V1_LINE_MAX_BYTES);
+	CHECK(v1(line, &f) == PROXY_OK && f.consumed == PROXY_V1_LINE_MAX_BYTES);
 	check_every_split((const uint8_t *)line, strlen(line), PROXY_OK);
 }
 
@@ -475,18 +475,18 @@ static void test_v1_invalid(void)
 		CHECK(f.consumed <= len);
 	}
 	/* No CRLF in 107 bytes: refused at the 107th, whatever follows. */
-	char line[PROXY_V1_LINE_MAX + 32];
+	char line[PROXY_V1_LINE_MAX_BYTES + 32];
 	memset(line, 'f', sizeof(line));
 	memcpy(line, "PROXY UNKNOWN ", 14);
 	fed f;
 	feed(&f, (const uint8_t *)line, sizeof(line), 0);
 	CHECK_PROXY(f.r, PROXY_ERR_V1_TOO_LONG);
-	CHECK(f.consumed == PROXY_V1_LINE_MAX);
-	memcpy(line + PROXY_V1_LINE_MAX - 1, "\r\n", 2);
+	CHECK(f.consumed == PROXY_V1_LINE_MAX_BYTES);
+	memcpy(line + PROXY_V1_LINE_MAX_BYTES - 1, "\r\n", 2);
 	feed(&f, (const uint8_t *)line, sizeof(line), 0);
 	CHECK_PROXY(f.r, PROXY_ERR_V1_TOO_LONG);
 	feed(&f, (const uint8_t *)line, sizeof(line), 1);
-	CHECK(f.r == PROXY_ERR_V1_TOO_LONG && f.consumed == PROXY_V1_LINE_MAX);
+	CHECK(f.r == PROXY_ERR_V1_TOO_LONG && f.consumed == PROXY_V1_LINE_MAX_BYTES);
 }
 
 /* ---- Encoder ----------------------------------------------------------- */
