@@ -104,6 +104,17 @@ static void check_truncations(const uint8_t *hdr, size_t hlen)
 	}
 }
 
+/* A header that must parse: cut every way, then whole into f; its header
+ * (NULL, and a failed check, if it did not parse). */
+static const proxy_header *parse_ok(fed *f, const uint8_t *h, size_t n)
+{
+	check_every_split(h, n, PROXY_OK);
+	check_truncations(h, n);
+	feed(f, h, n, 0);
+	CHECK(f->r == PROXY_OK && f->consumed == n);
+	return proxy_parser_header(&f->p);
+}
+
 static void test_errors_named(void)
 {
 	for (int e = 0; e < PROXY_ERR_COUNT; e++) {
@@ -125,11 +136,8 @@ static void test_v2_inet(void)
 	                     "62"
 	                     "e00005616c696365",
 	                 h, sizeof(h));
-	check_every_split(h, n, PROXY_OK);
-	check_truncations(h, n);
 	fed f;
-	feed(&f, h, n, 0);
-	const proxy_header *hd = proxy_parser_header(&f.p);
+	const proxy_header *hd = parse_ok(&f, h, n);
 	CHECK(f.r == PROXY_OK && hd != NULL);
 	if (!hd)
 		return;
@@ -163,19 +171,15 @@ static void test_v2_inet6_unix_unspec(void)
 	                     "00000000000000000000000000000001"
 	                     "0001ffff",
 	                 h, sizeof(h));
-	check_every_split(h, n, PROXY_OK);
-	check_truncations(h, n);
 	fed f;
-	feed(&f, h, n, 0);
-	const proxy_header *hd = proxy_parser_header(&f.p);
+	const proxy_header *hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->addrs.family == PROXY_FAM_INET6 && hd->tlvs_bytes == 0);
 	CHECK(hd && hd->addrs.src_port == 1 && hd->addrs.dst_port == 65535);
 	CHECK(hd && hd->addrs.src_addr[0] == 0x20 && hd->addrs.dst_addr[15] == 1);
 
 	/* UDP over IPv4 is valid (the caller decides what to make of it). */
 	n = unhex(SIG "2112000c" V2_INET_ADDR, h, sizeof(h));
-	feed(&f, h, n, 0);
-	hd = proxy_parser_header(&f.p);
+	hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->transport == PROXY_TRANSPORT_DGRAM && hd->addrs.family == PROXY_FAM_INET);
 
 	/* UNIX stream: 216 address bytes then a TLV. */
@@ -183,22 +187,17 @@ static void test_v2_inet6_unix_unspec(void)
 	n = unhex(SIG "213100db", h, sizeof(h));
 	h[16 + 216] = 0x04; /* NOOP, length 0 */
 	n += 216 + 3;
-	check_every_split(h, n, PROXY_OK);
-	feed(&f, h, n, 0);
-	hd = proxy_parser_header(&f.p);
+	hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->addrs.family == PROXY_FAM_UNIX && hd->tlvs_bytes == 3);
 
 	/* UNSPEC (family or transport): the block is skipped, nothing read
 	 * from it, not even TLVs. */
 	n = unhex(SIG "21000005ffffffffff", h, sizeof(h));
-	check_every_split(h, n, PROXY_OK);
-	feed(&f, h, n, 0);
-	hd = proxy_parser_header(&f.p);
+	hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->addrs.family == PROXY_FAM_UNSPEC && hd->tlvs_bytes == 0);
 	CHECK(hd && hd->header_bytes == 21);
 	n = unhex(SIG "2110000c" V2_INET_ADDR, h, sizeof(h));
-	feed(&f, h, n, 0);
-	hd = proxy_parser_header(&f.p);
+	hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->addrs.family == PROXY_FAM_UNSPEC && hd->addrs.src_port == 0);
 }
 
@@ -207,19 +206,14 @@ static void test_v2_local(void)
 	uint8_t h[64];
 	/* HAProxy's health check: LOCAL, UNSPEC, no address. */
 	size_t n = unhex(SIG "20000000", h, sizeof(h));
-	check_every_split(h, n, PROXY_OK);
-	check_truncations(h, n);
 	fed f;
-	feed(&f, h, n, 0);
-	const proxy_header *hd = proxy_parser_header(&f.p);
+	const proxy_header *hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->command == PROXY_CMD_LOCAL && hd->addrs.family == PROXY_FAM_UNSPEC);
 	CHECK(f.consumed == 16);
 	/* LOCAL with an address block: skipped (the spec: "must not assume
 	 * zero"), family ignored, even one too short for its family. */
 	n = unhex(SIG "2011000c" V2_INET_ADDR, h, sizeof(h));
-	check_every_split(h, n, PROXY_OK);
-	feed(&f, h, n, 0);
-	hd = proxy_parser_header(&f.p);
+	hd = parse_ok(&f, h, n);
 	CHECK(hd && hd->command == PROXY_CMD_LOCAL && hd->addrs.family == PROXY_FAM_UNSPEC);
 	CHECK(hd && hd->addrs.src_port == 0 && hd->header_bytes == 28 && f.consumed == 28);
 	n = unhex(SIG "20210002abcd", h, sizeof(h));

@@ -28,11 +28,7 @@ it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 "$PPT" --port-file "$T/ppt.port" --record "$T/pp.txt" >"$T/ppt.out" 2>&1 &
 PIDS="$PIDS $!"
-n=$((50 * SLOW))
-while [ ! -s "$T/ppt.port" ] && [ "$n" -gt 0 ]; do
-	sleep 0.1
-	n=$((n - 1))
-done
+wait_for "$T/ppt.port" "^[0-9]" 5
 TP=$(cat "$T/ppt.port" 2>/dev/null)
 [ -n "$TP" ] || fail "lull-pp-target did not start"
 

@@ -115,22 +115,9 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t salen = sizeof(sa);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    listen(lfd, 512) != 0 || getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0) {
-		perror("lull-pp-target: listen");
+	int lfd = listen_loopback("lull-pp-target", port_file);
+	if (lfd < 0)
 		return 1;
-	}
-	FILE *pf = fopen(port_file, "w");
-	if (!pf) {
-		perror("lull-pp-target: port file");
-		return 1;
-	}
-	fprintf(pf, "%u\n", (unsigned)ntohs(sa.sin_port));
-	fclose(pf);
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0) {
