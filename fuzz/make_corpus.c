@@ -16,9 +16,9 @@
 
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "engine_harness.h"
+#include "proxy_proto.h"
 
 #include "cli/keyfile.h"
-#include "proxy_proto.h"
 
 #define SEED_MAX 4096
 
@@ -329,67 +329,6 @@ static void noise_seeds(void)
 	}
 }
 
-/* ---- CLI files --------------------------------------------------------- */
-
-static void cli_seeds(void)
-{
-	char k1[45], k2[45];
-	uint8_t key[LULL_KEY_BYTES];
-	for (size_t i = 0; i < sizeof(key); i++)
-		key[i] = (uint8_t)(i * 7 + 1);
-	key_to_base64(key, k1);
-	memset(key, 0xff, sizeof(key));
-	key_to_base64(key, k2);
-	char buf[1024];
-
-	put_str("fuzz_keyfile", "key", k1);
-	snprintf(buf, sizeof(buf), "%s\n", k1);
-	put_str("fuzz_keyfile", "key-nl", buf);
-	snprintf(buf, sizeof(buf), "%s\r\n", k1);
-	put_str("fuzz_keyfile", "key-crlf", buf);
-	snprintf(buf, sizeof(buf), "%s\n\n", k2);
-	put_str("fuzz_keyfile", "key-2nl", buf);
-	snprintf(buf, sizeof(buf), " %s", k2);
-	put_str("fuzz_keyfile", "key-space", buf);
-	snprintf(buf, sizeof(buf), "%.43s", k1);
-	put_str("fuzz_keyfile", "key-short", buf);
-	snprintf(buf, sizeof(buf), "%.42sB=", k1);
-	put_str("fuzz_keyfile", "key-noncanonical", buf);
-	put_str("fuzz_keyfile", "key-bad-char", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA*=");
-	put_str("fuzz_keyfile", "empty", "");
-
-	snprintf(buf, sizeof(buf),
-	         "# a server\nlisten = 127.0.0.1:7000\ntarget = [::1]:22\nkey = server.key\n"
-	         "authorized = clients\nthreads = 2\nheartbeat-interval = 60s\n"
-	         "heartbeat-timeout = 10s\nheartbeat-retries = 1\non-missed-ack = rekey\n"
-	         "on-spoof = drop\non-missing-heartbeat = stale\nrekey-bytes = 1G\n"
-	         "rekey-max-age = 1h\nreject-after-bytes = 3G\nreject-after-age = 2h\n"
-	         "srk-interval = 10s\nsrk-lifetime = 30s\nsrk-keep = 2\nmax-message = 16M\n"
-	         "suite = chachapoly\nno-srk-pool = on\nsyslog = off\n");
-	put_str("fuzz_config", "server", buf);
-	put_str("fuzz_config", "client",
-	        "listen = 127.0.0.1:7001\nserver = lull.example:7000\nkey = client.key\n"
-	        "server-pub = server.pub\npsk = psk\n  suite=aesgcm   # trailing\n"
-	        "heartbeat-interval=500ms\nheartbeat-timeout=100ms\n");
-	put_str("fuzz_config", "bad-range",
-	        "heartbeat-interval = 1s\nheartbeat-timeout = 2s\nsrk-keep = 11\n");
-	put_str("fuzz_config", "bad-line", "listen\n= x\nunknown = 1\n");
-	put_str("fuzz_config", "values", "18446744073709551615ms\n\x07");
-	put_str("fuzz_config", "hostport", "[fe80::1]:65535\n\x01");
-
-	snprintf(buf, sizeof(buf), "# clients\n%s alice\n%s bob\t\n\n", k1, k2);
-	put_str("fuzz_authfile", "two", buf);
-	snprintf(buf, sizeof(buf), "%s alice psk.missing\n", k1);
-	put_str("fuzz_authfile", "psk-missing", buf);
-	snprintf(buf, sizeof(buf), "%s alice\n%s alice\n", k1, k2);
-	put_str("fuzz_authfile", "dup-name", buf);
-	snprintf(buf, sizeof(buf), "%s alice\n%s bob\n", k1, k1);
-	put_str("fuzz_authfile", "dup-key", buf);
-	snprintf(buf, sizeof(buf), "%s bad name!\r\n", k1);
-	put_str("fuzz_authfile", "bad-name", buf);
-	put_str("fuzz_authfile", "comments", "# nothing\n   \n\t# more\n");
-}
-
 /* ---- PROXY headers ----------------------------------------------------- */
 
 /* A chunking byte, the header, then the connection's first bytes. */
@@ -482,6 +421,67 @@ static void proxy_seeds(void)
 		put_proxy("v2-lull-peer-name", 3, out, w);
 }
 
+/* ---- CLI files --------------------------------------------------------- */
+
+static void cli_seeds(void)
+{
+	char k1[45], k2[45];
+	uint8_t key[LULL_KEY_BYTES];
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	key_to_base64(key, k1);
+	memset(key, 0xff, sizeof(key));
+	key_to_base64(key, k2);
+	char buf[1024];
+
+	put_str("fuzz_keyfile", "key", k1);
+	snprintf(buf, sizeof(buf), "%s\n", k1);
+	put_str("fuzz_keyfile", "key-nl", buf);
+	snprintf(buf, sizeof(buf), "%s\r\n", k1);
+	put_str("fuzz_keyfile", "key-crlf", buf);
+	snprintf(buf, sizeof(buf), "%s\n\n", k2);
+	put_str("fuzz_keyfile", "key-2nl", buf);
+	snprintf(buf, sizeof(buf), " %s", k2);
+	put_str("fuzz_keyfile", "key-space", buf);
+	snprintf(buf, sizeof(buf), "%.43s", k1);
+	put_str("fuzz_keyfile", "key-short", buf);
+	snprintf(buf, sizeof(buf), "%.42sB=", k1);
+	put_str("fuzz_keyfile", "key-noncanonical", buf);
+	put_str("fuzz_keyfile", "key-bad-char", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA*=");
+	put_str("fuzz_keyfile", "empty", "");
+
+	snprintf(buf, sizeof(buf),
+	         "# a server\nlisten = 127.0.0.1:7000\ntarget = [::1]:22\nkey = server.key\n"
+	         "authorized = clients\nthreads = 2\nheartbeat-interval = 60s\n"
+	         "heartbeat-timeout = 10s\nheartbeat-retries = 1\non-missed-ack = rekey\n"
+	         "on-spoof = drop\non-missing-heartbeat = stale\nrekey-bytes = 1G\n"
+	         "rekey-max-age = 1h\nreject-after-bytes = 3G\nreject-after-age = 2h\n"
+	         "srk-interval = 10s\nsrk-lifetime = 30s\nsrk-keep = 2\nmax-message = 16M\n"
+	         "suite = chachapoly\nno-srk-pool = on\nsyslog = off\n");
+	put_str("fuzz_config", "server", buf);
+	put_str("fuzz_config", "client",
+	        "listen = 127.0.0.1:7001\nserver = lull.example:7000\nkey = client.key\n"
+	        "server-pub = server.pub\npsk = psk\n  suite=aesgcm   # trailing\n"
+	        "heartbeat-interval=500ms\nheartbeat-timeout=100ms\n");
+	put_str("fuzz_config", "bad-range",
+	        "heartbeat-interval = 1s\nheartbeat-timeout = 2s\nsrk-keep = 11\n");
+	put_str("fuzz_config", "bad-line", "listen\n= x\nunknown = 1\n");
+	put_str("fuzz_config", "values", "18446744073709551615ms\n\x07");
+	put_str("fuzz_config", "hostport", "[fe80::1]:65535\n\x01");
+
+	snprintf(buf, sizeof(buf), "# clients\n%s alice\n%s bob\t\n\n", k1, k2);
+	put_str("fuzz_authfile", "two", buf);
+	snprintf(buf, sizeof(buf), "%s alice psk.missing\n", k1);
+	put_str("fuzz_authfile", "psk-missing", buf);
+	snprintf(buf, sizeof(buf), "%s alice\n%s alice\n", k1, k2);
+	put_str("fuzz_authfile", "dup-name", buf);
+	snprintf(buf, sizeof(buf), "%s alice\n%s bob\n", k1, k1);
+	put_str("fuzz_authfile", "dup-key", buf);
+	snprintf(buf, sizeof(buf), "%s bad name!\r\n", k1);
+	put_str("fuzz_authfile", "bad-name", buf);
+	put_str("fuzz_authfile", "comments", "# nothing\n   \n\t# more\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -517,8 +517,8 @@ int main(int argc, char **argv)
 	engine_scripts("fuzz_server_engine");
 	engine_scripts("fuzz_client_engine");
 	noise_seeds();
-	cli_seeds();
 	proxy_seeds();
+	cli_seeds();
 	printf("make_corpus: %u files in %s\n", n_written, outdir);
 	return 0;
 }
