@@ -35,7 +35,7 @@ endforeach()
 
 # Test tools: an echo/source/sink target and a load generator, in C so the
 # tests need no python, socat or nc.
-foreach(tool lull-echo lull-load)
+foreach(tool lull-echo lull-load lull-pp-target)
   add_executable(${tool} ${CMAKE_SOURCE_DIR}/tests/integration/${tool}.c)
   set_target_properties(${tool} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
   target_compile_options(${tool} PRIVATE ${LULL_WARNINGS})

@@ -11,6 +11,8 @@ option(LULL_FUZZ "Build libFuzzer targets (clang only; see scripts/fuzz.sh)" OFF
 set(LULL_FUZZ_ENGINE_TARGETS fuzz_frame fuzz_server_engine fuzz_client_engine fuzz_noise_read)
 # The CLI parsers live in lull_daemon (cmake/daemon.cmake).
 set(LULL_FUZZ_CLI_TARGETS fuzz_keyfile fuzz_config fuzz_authfile)
+# The PROXY header parser is the engine library's (src/proxy_proto.c).
+list(APPEND LULL_FUZZ_ENGINE_TARGETS fuzz_proxy_proto)
 
 set(LULL_FUZZ_TARGETS)
 foreach(t ${LULL_FUZZ_ENGINE_TARGETS})

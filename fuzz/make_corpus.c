@@ -16,6 +16,7 @@
 
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "engine_harness.h"
+#include "proxy_proto.h"
 
 #include "cli/keyfile.h"
 
@@ -328,6 +329,98 @@ static void noise_seeds(void)
 	}
 }
 
+/* ---- PROXY headers ----------------------------------------------------- */
+
+/* A chunking byte, the header, then the connection's first bytes. */
+static void put_proxy(const char *name, uint8_t chunk, const uint8_t *hdr, size_t len)
+{
+	uint8_t buf[1 + PROXY_HEADER_MAX_BYTES + 8];
+	if (len > PROXY_HEADER_MAX_BYTES)
+		len = PROXY_HEADER_MAX_BYTES;
+	buf[0] = chunk;
+	memcpy(buf + 1, hdr, len);
+	memcpy(buf + 1 + len, "\x01\x00\x00\x32", 4); /* a lull frame header */
+	put("fuzz_proxy_proto", name, buf, len + 5);
+}
+
+static void proxy_seeds(void)
+{
+	static const struct {
+		const char *name;
+		const char *hex;
+	} v2[] = {
+	        {"v2-inet-tlvs",
+	         "0d0a0d0a000d0a515549540a21110019c0a80001c0a8000bdc0401bb0400026162"
+	         "e00005616c696365"},
+	        {"v2-inet6", "0d0a0d0a000d0a515549540a2121002420010db80000000000000000000000010000"
+	                     "00000000000000000000000000010001ffff"},
+	        {"v2-local", "0d0a0d0a000d0a515549540a20000000"},
+	        {"v2-local-addr", "0d0a0d0a000d0a515549540a2011000c7f0000017f00000104d21b58"},
+	        {"v2-unspec", "0d0a0d0a000d0a515549540a21000003aabbcc"},
+	        {"v2-udp", "0d0a0d0a000d0a515549540a2112000c7f0000017f00000104d21b58"},
+	        {"v2-tlv-past-end", "0d0a0d0a000d0a515549540a21110010c0a80001c0a8000bdc0401bbe00005"
+	                            "61"},
+	        {"v2-tlv-stray", "0d0a0d0a000d0a515549540a2111000ec0a80001c0a8000bdc0401bb0400"},
+	        {"v2-tlv-one-short",
+	         "0d0a0d0a000d0a515549540a21110010c0a80001c0a8000bdc0401bbe00002"
+	         "ff"},
+	        {"v2-addr-short", "0d0a0d0a000d0a515549540a2121000cc0a80001c0a8000bdc0401bb"},
+	        {"v2-too-long", "0d0a0d0a000d0a515549540a2111ffff"},
+	        /* Whole headers, wrong in one byte: a parser that misses it
+	         * accepts them. */
+	        {"v2-bad-signature", "0d0a0d0a000d0a515549540b2111000c7f0000017f00000104d21b58"},
+	        {"v2-bad-version", "0d0a0d0a000d0a515549540a1111000c7f0000017f00000104d21b58"},
+	        {"v2-bad-command", "0d0a0d0a000d0a515549540a2211000c7f0000017f00000104d21b58"},
+	        {"v2-bad-family", "0d0a0d0a000d0a515549540a2141000c7f0000017f00000104d21b58"},
+	        {"v2-bad-transport", "0d0a0d0a000d0a515549540a2113000c7f0000017f00000104d21b58"},
+	};
+	for (size_t i = 0; i < sizeof(v2) / sizeof(v2[0]); i++) {
+		uint8_t h[PROXY_HEADER_MAX_BYTES];
+		size_t n = strlen(v2[i].hex) / 2;
+		for (size_t j = 0; j < n; j++) {
+			unsigned v;
+			sscanf(v2[i].hex + 2 * j, "%2x", &v);
+			h[j] = (uint8_t)v;
+		}
+		put_proxy(v2[i].name, 0, h, n);
+		if (i == 0)
+			put_proxy("v2-inet-tlvs-bytewise", 1, h, n);
+	}
+	uint8_t unix_h[16 + 216 + 3] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51,
+	                                0x55, 0x49, 0x54, 0x0a, 0x21, 0x31, 0x00, 216 + 3};
+	unix_h[16 + 216] = 0x04;
+	put_proxy("v2-unix", 7, unix_h, sizeof(unix_h));
+
+	static const char *v1[] = {
+	        "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+	        "PROXY TCP6 2001:db8::1 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 0 65535\r\n",
+	        "PROXY UNKNOWN\r\n",
+	        "PROXY UNKNOWN ::1 ::2 1 2\r\n",
+	        "PROXY TCP4 01.2.3.4 5.6.7.8 1 2\r\n",
+	        "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",
+	        "PROXY UNKNOWN x\n",
+	        "PROXY UNKNOWN \r x\r\n",
+	        "PROXY UNKNOWN \x01\r\n",
+	        "PROXY UNKNOWNX\r\n",
+	        "PROXY UNKNOWN fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+	        "ffffffffffffffffffffffffffffffffffffff\r\n",
+	};
+	for (size_t i = 0; i < sizeof(v1) / sizeof(v1[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "v1-%02zu", i);
+		put_proxy(name, (uint8_t)(i * 5), (const uint8_t *)v1[i], strlen(v1[i]));
+	}
+
+	/* What lull itself sends its target. */
+	proxy_addrs a = {.family = PROXY_FAM_INET6, .src_port = 40000, .dst_port = 7000};
+	a.src_addr[15] = 1;
+	a.dst_addr[15] = 1;
+	uint8_t out[PROXY_V2_ENCODED_MAX_BYTES];
+	size_t w;
+	if (proxy_v2_encode(&a, "alice@example.org", out, sizeof(out), &w) == PROXY_OK)
+		put_proxy("v2-lull-peer-name", 3, out, w);
+}
+
 /* ---- CLI files --------------------------------------------------------- */
 
 static void cli_seeds(void)
@@ -424,6 +517,7 @@ int main(int argc, char **argv)
 	engine_scripts("fuzz_server_engine");
 	engine_scripts("fuzz_client_engine");
 	noise_seeds();
+	proxy_seeds();
 	cli_seeds();
 	printf("make_corpus: %u files in %s\n", n_written, outdir);
 	return 0;

@@ -9,6 +9,8 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok install
 for pkg in cmake make gcc clang pkg-config libssl-dev libuv1-dev valgrind clang-format; do
 	have_pkg "$pkg" || need="$need $pkg"
 done
+# haproxy: tests/integration/it_haproxy.sh puts a real one in front of two servers.
+have_pkg haproxy || need="$need haproxy"
 [ -z "$need" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

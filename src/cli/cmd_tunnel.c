@@ -74,6 +74,9 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	if (dp.budget.block_ms > cap)
 		dp.budget.block_ms = cap;
 	dp.authorized_path = o.authorized;
+	dp.reuseport = o.reuseport;
+	dp.proxy_protocol = o.proxy_protocol;
+	dp.target_proxy_protocol = o.target_proxy_protocol;
 	int rc = EXIT_OK;
 	uint8_t priv[LULL_KEY_BYTES];
 	bool ok = resolve("listen", o.listen, true, &dp.listen, NULL, 0, &rc) &&

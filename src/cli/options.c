@@ -87,6 +87,18 @@ static const opt_def opts[] = {
          "Pre-shared key (lull genpsk); must match the server's entry. Mode 0600.", NULL},
         {"threads", OPT_U32, BOTH, OFF(threads), WORKER_MAX_THREADS, "N", "cores",
          "Event loops (one thread and one listening socket each); 0: one per core.", NULL},
+        {"reuseport", OPT_BOOL, ROLE_SERVER, OFF(reuseport), 0, NULL, "off",
+         "Server: share --listen's port with other lull servers started with it "
+         "(SO_REUSEPORT); the kernel spreads connections between them.",
+         NULL},
+        {"proxy-protocol", OPT_BOOL, ROLE_SERVER, OFF(proxy_protocol), 0, NULL, "off",
+         "Server: every connection starts with a PROXY v1 or v2 header from a load balancer; "
+         "its client address is logged. A connection without a valid one is closed.",
+         NULL},
+        {"target-proxy-protocol", OPT_BOOL, ROLE_SERVER, OFF(target_proxy_protocol), 0, NULL, "off",
+         "Server: start each target connection with a PROXY v2 header: the client's address "
+         "and, in TLV 0xE0, its name from --authorized.",
+         NULL},
         {"heartbeat-interval", OPT_MS32, BOTH, OFF(cfg.heartbeat_interval_ms), UINT32_MAX,
          "DURATION", "60s",
          "The link is idle after this long without data; heartbeats are sent this often "

@@ -29,6 +29,12 @@ typedef struct tunnel_opts {
 	char *server_pub; /* client: pinned server key, inline or a file */
 	char *psk_file;   /* client: optional PSK */
 	char *config_file;
+	/* Server, in a fleet (docs/deployment.md): share the listen port with
+	 * other processes, take a balancer's PROXY header before the
+	 * handshake, send one to the target. */
+	bool reuseport;
+	bool proxy_protocol;
+	bool target_proxy_protocol;
 	uint32_t threads; /* 0: one per core */
 	/* Server: the per-source handshake budget (io/source_budget.h). */
 	uint32_t handshake_load_per_s;

@@ -170,11 +170,13 @@ static void listen_failed(const net_addr *a, const char *why)
 
 /* Bind every worker's socket; the first one fixes a port 0.  A fixed port
  * is probed first without SO_REUSEPORT, so that a second lull (or anything
- * else) on it is an error rather than a silent split of the connections. */
+ * else) on it is an error rather than a silent split of the connections -
+ * unless --reuseport asks for that split (several servers on one port). */
 static bool open_listeners(daemon_params *dp, int *fds, unsigned n)
 {
 	char err[CLI_ERR_BYTES];
-	if (net_addr_port(&dp->listen) != 0 && !net_probe_free(&dp->listen, err, sizeof(err))) {
+	if (net_addr_port(&dp->listen) != 0 && !dp->reuseport &&
+	    !net_probe_free(&dp->listen, err, sizeof(err))) {
 		listen_failed(&dp->listen, err);
 		return false;
 	}

@@ -24,6 +24,11 @@ typedef struct daemon_params {
 	net_addr listen;
 	net_addr remote; /* server: the target; client: the lull server */
 	char remote_text[64];
+	/* Server, in a fleet (docs/deployment.md): --reuseport,
+	 * --proxy-protocol, --target-proxy-protocol. */
+	bool reuseport;
+	bool proxy_protocol;
+	bool target_proxy_protocol;
 	const char *authorized_path; /* server */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;

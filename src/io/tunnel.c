@@ -54,6 +54,7 @@
 
 #include "../cli/log.h"
 #include "limits.h"
+#include "proxy_io.h"
 
 typedef struct side {
 	bool init;       /* handle initialised: must be uv_close()d */
@@ -99,6 +100,7 @@ typedef struct tunnel {
 	uint8_t *stash;        /* what is left of one plain read the engine could not take yet */
 	size_t stash_len;
 	size_t stash_off; /* bytes of stash already sent */
+	proxy_io *px;     /* server: --proxy-protocol / --target-proxy-protocol */
 } tunnel;
 
 typedef struct wreq {
@@ -152,6 +154,7 @@ static void tunnel_free(tunnel *t)
 	not_pending(t);
 	lull_conn_free(t->lc);
 	stash_free(t);
+	proxy_io_free(t->px);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -290,6 +293,12 @@ static void start_target_connect(tunnel *t)
 	}
 	t->p.connecting = true;
 	t->connect_deadline_ms = worker_now(t->w) + CONNECT_TIMEOUT_MS;
+	/* Queued now, so that it goes before any of the stream. */
+	uint8_t ph[PROXY_V2_ENCODED_MAX_BYTES];
+	size_t phn;
+	if (!proxy_io_target_header(t->px, t->id, &t->net, lull_conn_peer_name(t->lc), ph, &phn) ||
+	    (phn > 0 && !queue_write(t, &t->p, &t->plain, ph, phn)))
+		t->p.dead = true;
 }
 
 static void on_event(void *user, const lull_event *ev)
@@ -617,9 +626,13 @@ static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		t->n.dead = true;
 		t->n.eof = true;
 	} else if (t->lc && !t->lull_closed) {
+		const uint8_t *bytes = (const uint8_t *)buf->base;
+		size_t len = (size_t)nread;
 		/* Errors are reported (and logged) through the CLOSED event. */
-		(void)lull_conn_receive(t->lc, worker_now(t->w), (const uint8_t *)buf->base,
-		                        (size_t)nread);
+		if (!proxy_io_take_header(t->px, t->id, &bytes, &len))
+			t->n.dead = true; /* refused, and logged why */
+		else if (len > 0)
+			(void)lull_conn_receive(t->lc, worker_now(t->w), bytes, len);
 	}
 	update(t);
 }
@@ -916,7 +929,9 @@ void tunnel_accept(worker *w, uv_stream_t *listener)
 	if (server) {
 		uv_tcp_nodelay(h, 1);
 		lull_callbacks cb = callbacks(t);
-		lull_err err = lull_conn_new_server(&t->lc, w->srv, &cb);
+		lull_err err = proxy_io_attach(&t->px, dp)
+		                       ? lull_conn_new_server(&t->lc, w->srv, &cb)
+		                       : LULL_ERR_NOMEM;
 		if (err == LULL_OK)
 			err = lull_conn_start(t->lc, now);
 		if (err != LULL_OK) {

@@ -120,6 +120,33 @@ static void test_errors(void)
 	opts_free(&o);
 }
 
+/* The fleet flags: off unless asked, each sets its own, server only. */
+static void test_fleet_flags(void)
+{
+	tunnel_opts o;
+	char err[512];
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED) == OPTS_OK && !o.reuseport &&
+	      !o.proxy_protocol && !o.target_proxy_protocol);
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--reuseport") == OPTS_OK && o.reuseport &&
+	      !o.proxy_protocol && !o.target_proxy_protocol);
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--proxy-protocol") == OPTS_OK &&
+	      !o.reuseport && o.proxy_protocol && !o.target_proxy_protocol);
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--target-proxy-protocol") == OPTS_OK &&
+	      !o.reuseport && !o.proxy_protocol && o.target_proxy_protocol);
+	opts_free(&o);
+	CHECK(opts_parse(ROLE_CLIENT, 2, (char *[]){"client", "--proxy-protocol", NULL}, &o, err,
+	                 sizeof(err)) == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--proxy-protocol: not an option of lull client");
+	opts_free(&o);
+	CHECK(opts_parse(ROLE_CLIENT, 3, (char *[]){"client", "--reuseport", "x", NULL}, &o, err,
+	                 sizeof(err)) == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--reuseport: not an option of lull client");
+	opts_free(&o);
+}
+
 static void test_config_file(void)
 {
 	tunnel_opts o;
@@ -208,6 +235,7 @@ int main(int argc, char **argv)
 	cli_test_mkdir();
 	test_defaults_and_flags();
 	test_errors();
+	test_fleet_flags();
 	test_config_file();
 	if (argc > 1)
 		test_man_page(argv[1]);

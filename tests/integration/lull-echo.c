@@ -90,26 +90,10 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t salen = sizeof(sa);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    listen(lfd, 512) != 0 || getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0) {
-		perror("lull-echo: listen");
+	int lfd = listen_loopback("lull-echo", port_file);
+	if (lfd < 0)
 		return 1;
-	}
 	set_nonblock(lfd);
-	FILE *pf = port_file ? fopen(port_file, "w") : stdout;
-	if (!pf) {
-		perror("lull-echo: port file");
-		return 1;
-	}
-	fprintf(pf, "%u\n", (unsigned)ntohs(sa.sin_port));
-	if (port_file)
-		fclose(pf);
-	else
-		fflush(stdout);
 
 	static struct pollfd pfds[MAX_CONNS + 1];
 	unsigned next_id = 1;

@@ -130,6 +130,36 @@ static inline int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* A blocking listening socket on 127.0.0.1, on a free port, which is
+ * written as "PORT\n" to port_file (stdout when NULL) for the test script.
+ * -1, with "who: why" on stderr, on failure. */
+static inline int listen_loopback(const char *who, const char *port_file)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t salen = sizeof(sa);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(lfd, 512) != 0 || getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0) {
+		fprintf(stderr, "%s: listen: %s\n", who, strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
+		return -1;
+	}
+	FILE *pf = port_file ? fopen(port_file, "w") : stdout;
+	if (!pf) {
+		fprintf(stderr, "%s: port file: %s\n", who, strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	fprintf(pf, "%u\n", (unsigned)ntohs(sa.sin_port));
+	if (port_file)
+		fclose(pf);
+	else
+		fflush(stdout);
+	return lfd;
+}
+
 static inline uint64_t mono_ms(void)
 {
 	struct timespec ts;
