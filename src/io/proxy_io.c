@@ -28,6 +28,7 @@
 struct proxy_io {
 	proxy_parser *parser; /* while the balancer's header is awaited */
 	bool send_target;     /* --target-proxy-protocol */
+	bool header_in;       /* --proxy-protocol: the balancer's header was taken */
 	bool proxied;         /* the header gave the client's addresses: */
 	proxy_addrs addrs;
 };
@@ -113,6 +114,12 @@ static void header_done(proxy_io *px, uint64_t conn_id)
 	}
 	free(px->parser);
 	px->parser = NULL;
+	px->header_in = true;
+}
+
+bool proxy_io_header_done(const proxy_io *px)
+{
+	return px && px->header_in;
 }
 
 bool proxy_io_take_header(proxy_io *px, uint64_t conn_id, const uint8_t **bytes, size_t *len)

@@ -35,6 +35,9 @@ void proxy_io_free(proxy_io *px);
  */
 bool proxy_io_take_header(proxy_io *px, uint64_t conn_id, const uint8_t **bytes, size_t *len);
 
+/* --proxy-protocol: the balancer's header has been taken (whatever it named). */
+bool proxy_io_header_done(const proxy_io *px);
+
 /*
  * The client's address from the balancer's header, once it has been taken
  * and named one (command PROXY, IPv4 or IPv6); false before, without

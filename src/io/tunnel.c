@@ -83,9 +83,10 @@ typedef struct tunnel {
 	side n, p;
 	unsigned open_handles;
 	bool timer_closing;
-	bool ready;   /* first handshake done */
-	bool pending; /* counted in w->n_pending: before the first handshake */
-	bool has_src; /* server: admitted by the source budget, src is its source */
+	bool ready;       /* first handshake done */
+	bool pending;     /* counted in w->n_pending: before the first handshake */
+	bool has_src;     /* server: admitted by the source budget, src is its source */
+	bool admit_later; /* server, --proxy-protocol: admission waits for the header */
 	source_key src;
 	bool closing; /* teardown has begun */
 	bool lull_closed;
@@ -342,6 +343,54 @@ static void on_write_done(uv_write_t *req, int status)
 		s->dead = true;
 	}
 	update(t);
+}
+
+/*
+ * Server: whether the source budget lets t's peer start a handshake now.
+ * A refusal closes t before a byte is read; it earns no penalty of its
+ * own (the source is already penalized) and is logged rate-limited.
+ */
+static bool source_admitted(tunnel *t, const net_addr *peer, uint64_t now)
+{
+	worker *w = t->w;
+	source_key key;
+	if (!peer->len || !source_key_from_sockaddr((const struct sockaddr *)&peer->ss, &key))
+		return true;
+	if (source_budget_admit(&w->budget, &key, now)) {
+		t->src = key;
+		t->has_src = true;
+		return true;
+	}
+	uint64_t dropped;
+	if (ratelimit_allow(&w->throttled_rl, now, &dropped)) {
+		char text[ADDR_TEXT_MAX_BYTES] = "?";
+		net_addr_text(peer, text, sizeof(text));
+		log_msg(LOG_LVL_WARN,
+		        "event=source_throttled from=%s penalty_ms=%llu refused_total=%llu "
+		        "worker=%u suppressed=%llu",
+		        text, (unsigned long long)source_budget_penalty_ms(&w->budget, &key, now),
+		        (unsigned long long)w->budget.refused_total, w->index,
+		        (unsigned long long)dropped);
+	}
+	return false;
+}
+
+/* Server, --proxy-protocol: once the balancer's header is in, the budget
+ * judges the client it names (a LOCAL or UNSPEC header: the socket's peer,
+ * i.e. the balancer's own health check). */
+static bool header_source_admitted(tunnel *t)
+{
+	net_addr client;
+	if (!proxy_io_client_addr(t->px, &client)) {
+		if (!proxy_io_header_done(t->px))
+			return true; /* not yet: nothing reaches the engine before it */
+		client.len = sizeof(client.ss);
+		if (uv_tcp_getpeername(&t->net, (struct sockaddr *)&client.ss,
+		                       (int *)&client.len) != 0)
+			client.len = 0;
+	}
+	t->admit_later = false;
+	return source_admitted(t, &client, worker_now(t->w));
 }
 
 /* Move the engine's output to the net socket.  Returns true if the net
@@ -631,6 +680,8 @@ static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		/* Errors are reported (and logged) through the CLOSED event. */
 		if (!proxy_io_take_header(t->px, t->id, &bytes, &len))
 			t->n.dead = true; /* refused, and logged why */
+		else if (t->admit_later && !header_source_admitted(t))
+			t->n.dead = true; /* throttled, and logged */
 		else if (len > 0)
 			(void)lull_conn_receive(t->lc, worker_now(t->w), bytes, len);
 	}
@@ -822,36 +873,6 @@ static void log_accepted(tunnel *t, const net_addr *peer)
 	        (unsigned long long)t->id, text, t->w->index);
 }
 
-/*
- * Server: whether the source budget lets t's peer start a handshake now.
- * A refusal closes t before a byte is read; it earns no penalty of its
- * own (the source is already penalized) and is logged rate-limited.
- */
-static bool source_admitted(tunnel *t, const net_addr *peer, uint64_t now)
-{
-	worker *w = t->w;
-	source_key key;
-	if (!peer->len || !source_key_from_sockaddr((const struct sockaddr *)&peer->ss, &key))
-		return true;
-	if (source_budget_admit(&w->budget, &key, now)) {
-		t->src = key;
-		t->has_src = true;
-		return true;
-	}
-	uint64_t dropped;
-	if (ratelimit_allow(&w->throttled_rl, now, &dropped)) {
-		char text[ADDR_TEXT_MAX_BYTES] = "?";
-		net_addr_text(peer, text, sizeof(text));
-		log_msg(LOG_LVL_WARN,
-		        "event=source_throttled from=%s penalty_ms=%llu refused_total=%llu "
-		        "worker=%u suppressed=%llu",
-		        text, (unsigned long long)source_budget_penalty_ms(&w->budget, &key, now),
-		        (unsigned long long)w->budget.refused_total, w->index,
-		        (unsigned long long)dropped);
-	}
-	return false;
-}
-
 static void on_refused_closed(uv_handle_t *h)
 {
 	free(h);
@@ -920,7 +941,11 @@ void tunnel_accept(worker *w, uv_stream_t *listener)
 	if (uv_tcp_getpeername(h, (struct sockaddr *)&peer.ss, (int *)&peer.len) != 0)
 		peer.len = 0;
 	uint64_t now = worker_now(w);
-	if (server && !source_admitted(t, &peer, now)) {
+	/* Behind a balancer the socket's peer is the balancer: the budget
+	 * keys on the client its PROXY header names, once it has arrived. */
+	if (server && dp->proxy_protocol)
+		t->admit_later = true;
+	else if (server && !source_admitted(t, &peer, now)) {
 		s->dead = true;
 		update(t);
 		return;

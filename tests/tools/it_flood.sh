@@ -18,6 +18,11 @@
 #     1s are refused unanswered, honest clients get in, and the server's peak
 #     RSS stays under SERVER_RSS_BUDGET_KB.
 #  C. The same at the largest --srk-interval (60s).
+#  D. Behind a balancer (--proxy-protocol) the budget judges the client the
+#     PROXY header names, not the socket's peer (the balancer): a flood whose
+#     headers name 192.0.2.66 gets that address throttled, while headers
+#     naming 192.0.2.77, over the same sockets, still get answers.  (The
+#     addresses are only bytes in headers; nothing is sent to them.)
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
 . "$(dirname "$0")/mitm_lib.sh"
@@ -121,4 +126,21 @@ for c in B C; do
 	[ "$hwm" -le $SERVER_RSS_BUDGET_KB ] || fail "$c: server peak RSS $hwm kB"
 	pass "$c ($args): $answered of $sent message 1s answered, peak RSS $hwm kB"
 done
+
+start_echo echoD
+start_server serverD "$ECHO_PORT" "$T/authorized" --threads 1 --proxy-protocol
+"$FLOOD" --port "$SERVER_PORT" --seconds 5 --proxy-from 192.0.2.66 >"$T/floodD.out" 2>&1 &
+flood_pid=$!
+PIDS="$PIDS $flood_pid"
+wait_for "$T/serverD.log" "event=source_throttled from=192.0.2.66" 5 ||
+	fail "D: the header's client was not throttled: $(grep -m1 throttled "$T/serverD.log")"
+"$FLOOD" --port "$SERVER_PORT" --seconds 2 --max 20 --inflight 4 --proxy-from 192.0.2.77 \
+	>"$T/floodD2.out" 2>&1 || fail "D: second lull-flood failed"
+other=$(sed -n 's/^flood done .* answered=\([0-9]*\).*/\1/p' "$T/floodD2.out")
+[ "${other:-0}" -ge 3 ] || fail "D: another client behind the same balancer got $other answers"
+grep -q "event=source_throttled from=127.0.0" "$T/serverD.log" &&
+	fail "D: the balancer's own address was throttled"
+wait_exit "$flood_pid" 15
+stop_pid "$SERVER_PID" 5
+pass "D: behind --proxy-protocol the budget keys on the header's client ($other answers for another)"
 it_pass

@@ -4,7 +4,7 @@
  * loopback source addresses, against a real lull server.
  *
  *   lull-flood --port P [--sources 127.0.0.2-9] [--seconds S] [--inflight N]
- *              [--max N] [--report-ms MS]
+ *              [--max N] [--report-ms MS] [--proxy-from IPV4]
  *
  * Each message 1 is a new lull client engine's first output (liblull, a
  * fresh ephemeral each time, so every one is unique and its tag verifies):
@@ -12,7 +12,10 @@
  * connection from the next source address; the tool waits for the server's
  * message 2 (so the server has paid for the message 1: two X25519 and an
  * SRK answer) and then resets the connection, never sending message 3.
- * Up to --inflight connections are open at once.  A connection the server
+ * Up to --inflight connections are open at once.  --proxy-from puts a
+ * PROXY v1 header naming IPV4 as the client in front of each message 1, as
+ * a balancer would (for a server run with --proxy-protocol; the address is
+ * only bytes in the header, nothing is sent to it).  A connection the server
  * closes or resets before message 2 counts as refused.
  *
  * Prints "flood t_ms=... sent=... answered=... refused=... rate=..." every
@@ -96,7 +99,8 @@ static void reset_close(int fd)
 /* A connection from 127.0.0.src_last to port, message 1 written (the
  * kernel takes 54 bytes on a fresh socket without blocking once connected;
  * a non-blocking connect on loopback completes at once or fails). */
-static int open_one(uint16_t port, unsigned src_last, const uint8_t hs1[FLOOD_HS1_BYTES])
+static int open_one(uint16_t port, unsigned src_last, const uint8_t hs1[FLOOD_HS1_BYTES],
+                    const char *proxy_line)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
@@ -111,6 +115,8 @@ static int open_one(uint16_t port, unsigned src_last, const uint8_t hs1[FLOOD_HS
 	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
 	    connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 ||
+	    (proxy_line && send(fd, proxy_line, strlen(proxy_line), MSG_NOSIGNAL) !=
+	                           (ssize_t)strlen(proxy_line)) ||
 	    send(fd, hs1, FLOOD_HS1_BYTES, MSG_NOSIGNAL) != FLOOD_HS1_BYTES) {
 		reset_close(fd);
 		return -1;
@@ -123,7 +129,7 @@ static int open_one(uint16_t port, unsigned src_last, const uint8_t hs1[FLOOD_HS
 static int usage(void)
 {
 	fprintf(stderr, "usage: lull-flood --port P [--sources A-B] [--seconds S] "
-	                "[--inflight N] [--max N] [--report-ms MS]\n");
+	                "[--inflight N] [--max N] [--report-ms MS] [--proxy-from IPV4]\n");
 	return 2;
 }
 
@@ -132,6 +138,7 @@ int main(int argc, char **argv)
 	unsigned long port = 0, seconds = 20, inflight = 64, report_ms = 1000;
 	unsigned long long max = 0;
 	unsigned src_lo = 2, src_hi = 9;
+	const char *proxy_from = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
@@ -144,6 +151,8 @@ int main(int argc, char **argv)
 			inflight = strtoul(v, NULL, 10);
 		else if (strcmp(a, "--max") == 0)
 			max = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--proxy-from") == 0)
+			proxy_from = v;
 		else if (strcmp(a, "--report-ms") == 0)
 			report_ms = strtoul(v, NULL, 10);
 		else if (strcmp(a, "--sources") == 0) {
@@ -158,6 +167,15 @@ int main(int argc, char **argv)
 	    src_lo == 0 || src_hi > 254 || src_lo > src_hi || report_ms == 0)
 		return usage();
 
+	char proxy_line[128], *proxy = NULL;
+	if (proxy_from) {
+		struct in_addr ia;
+		if (inet_pton(AF_INET, proxy_from, &ia) != 1)
+			return usage();
+		snprintf(proxy_line, sizeof(proxy_line), "PROXY TCP4 %s 127.0.0.1 40000 %lu\r\n",
+		         proxy_from, port);
+		proxy = proxy_line;
+	}
 	/* Message 1 does not depend on who the server is: any key will do. */
 	uint8_t server_pub[LULL_KEY_BYTES];
 	lull_keypair any, own;
@@ -191,7 +209,7 @@ int main(int argc, char **argv)
 				failed++;
 				continue;
 			}
-			int fd = open_one((uint16_t)port, src, hs1);
+			int fd = open_one((uint16_t)port, src, hs1, proxy);
 			src = src == src_hi ? src_lo : src + 1;
 			if (fd < 0) {
 				refused++;
