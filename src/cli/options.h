@@ -32,6 +32,9 @@ typedef struct tunnel_opts {
 	uint32_t threads; /* 0: one per core */
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
+	/* Bit i: option i of the table was given (file or command line), so a
+	 * range error can name what the user typed rather than a default. */
+	uint64_t set_by_user;
 } tunnel_opts;
 
 enum opts_result {

@@ -154,15 +154,17 @@ static void log_totals(const daemon_state *d)
 }
 
 /* A listen failure: "lull: --listen ADDR: reason" on stderr (also with
- * --syslog: whoever started lull must see why it did not start) and a
- * listen_failed line in the log. */
+ * --syslog: whoever started lull must see why it did not start) and, with
+ * --syslog, a listen_failed line in the log.  Logging to stderr as well
+ * would print the one error twice. */
 static void listen_failed(const net_addr *a, const char *why)
 {
 	char addr[ADDR_TEXT_MAX_BYTES], q[CLI_ERR_BYTES + 16];
 	net_addr_text(a, addr, sizeof(addr));
 	cli_error("--listen %s: %s", addr, why);
-	log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
-	        log_quote(q, sizeof(q), why));
+	if (!log_to_stderr())
+		log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
+		        log_quote(q, sizeof(q), why));
 }
 
 /* Bind every worker's socket; the first one fixes a port 0.  A fixed port
@@ -278,8 +280,9 @@ int daemon_run(daemon_params *dp)
 	for (; inited < n; inited++) {
 		int r = worker_init(&d.workers[inited], inited, dp, fds[inited]);
 		if (r != 0) {
-			log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s", inited,
-			        uv_err_name(r));
+			if (!log_to_stderr())
+				log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s",
+				        inited, uv_err_name(r));
 			cli_error("cannot start worker %u: %s", inited, uv_strerror(r));
 			rc = 1;
 			inited++;
@@ -301,8 +304,9 @@ int daemon_run(daemon_params *dp)
 		int r = main_loop_init(&d);
 		loop_up = r >= 0;
 		if (r != 0) {
-			log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
-			        uv_err_name(r < 0 ? r : -r));
+			if (!log_to_stderr())
+				log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
+				        uv_err_name(r < 0 ? r : -r));
 			cli_error("cannot start the main loop: %s", uv_strerror(r < 0 ? r : -r));
 			rc = 1;
 		}
