@@ -71,7 +71,7 @@ void help_main(FILE *f)
 	      "\n",
 	      f);
 	fputs(exit_status, f);
-	fputs("\nSEE ALSO\n  lull(1), docs/protocol.md\n", f);
+	fputs("\nSEE ALSO\n  lull(1), lull.conf(5), liblull(3), docs/protocol.md\n", f);
 }
 
 static void help_keys(FILE *f, const char *cmd)
@@ -154,7 +154,8 @@ static void help_tunnel(FILE *f, enum tunnel_role role)
 	fputs("\nCONFIG FILE\n"
 	      "  --config FILE holds 'name = value' lines using the long option names\n"
 	      "  without dashes in front (heartbeat-interval = 30s), # comments and blank\n"
-	      "  lines; flags take true or false.  Errors are reported as file:line.\n\n"
+	      "  lines; flags take true or false.  Errors are reported as file:line.\n"
+	      "  Relative file names in it are relative to its directory (lull.conf(5)).\n\n"
 	      "EXAMPLES\n",
 	      f);
 	if (role == ROLE_SERVER)
