@@ -178,7 +178,8 @@ int main(void)
 	if (flush(&client) != 0 || run_until(&client, &server, both_ready) != 0)
 		goto out;
 	static const char hello[] = "hello from the client", back[] = "hello from the server";
-	if (lull_conn_send(client.conn, now_ms(), (const uint8_t *)hello, strlen(hello)) != LULL_OK ||
+	if (lull_conn_send(client.conn, now_ms(), (const uint8_t *)hello, strlen(hello)) !=
+	            LULL_OK ||
 	    lull_conn_send(server.conn, now_ms(), (const uint8_t *)back, strlen(back)) != LULL_OK ||
 	    flush(&client) != 0 || flush(&server) != 0 ||
 	    run_until(&client, &server, both_got_one) != 0)

@@ -33,6 +33,7 @@
 #include "../cli/commands.h"
 #include "../cli/log.h"
 #include "limits.h"
+#include "notify.h"
 #include "worker.h"
 
 typedef struct daemon_state {
@@ -42,6 +43,7 @@ typedef struct daemon_state {
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_async_t reload_done;
+	uv_timer_t watchdog; /* only initialised when the manager asks for it */
 	size_t reload_clients;
 	unsigned reload_gen; /* of the last list handed to the workers */
 	unsigned logged_gen; /* of the last reload_ok line */
@@ -53,6 +55,7 @@ static void stop_all(daemon_state *d, const char *why)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	notify_stopping();
 	log_msg(LOG_LVL_INFO, "event=shutdown signal=%s", why);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_request_stop(&d->workers[i]);
@@ -90,10 +93,12 @@ static void reload(daemon_state *d)
 {
 	char err[CLI_ERR_BYTES];
 	auth_list list;
+	notify_reloading();
 	if (!auth_list_load(d->dp->authorized_path, &list, err, sizeof(err))) {
 		char q[CLI_ERR_BYTES + 16];
 		log_msg(LOG_LVL_WARN, "event=reload_failed err=%s keeping=previous_list",
 		        log_quote(q, sizeof(q), err));
+		notify_ready("reload failed: kept the previous authorized list");
 		return;
 	}
 	d->reload_clients = list.n;
@@ -131,6 +136,7 @@ static void on_reload_done(uv_async_t *h)
 	d->logged_gen = d->reload_gen;
 	log_msg(LOG_LVL_INFO, "event=reload_ok clients=%zu file=%s", d->reload_clients,
 	        d->dp->authorized_path);
+	notify_ready("reloaded the authorized file");
 }
 
 static void log_totals(const daemon_state *d)
@@ -247,6 +253,8 @@ static int main_loop_init(daemon_state *d)
 		return r;
 	d->reload_done.data = d;
 	worker_reload_done = &d->reload_done;
+	if ((r = notify_watchdog_start(&d->loop, &d->watchdog)) != 0)
+		return r;
 	return 0;
 }
 
@@ -322,11 +330,14 @@ int daemon_run(daemon_params *dp)
 		}
 		char addr[ADDR_TEXT_MAX_BYTES];
 		net_addr_text(&dp->listen, addr, sizeof(addr));
-		if (rc == 0)
+		if (rc == 0) {
 			log_msg(LOG_LVL_INFO, "event=listening role=%s addr=%s %s=%s threads=%u",
 			        dp->role == ROLE_SERVER ? "server" : "client", addr,
 			        dp->role == ROLE_SERVER ? "target" : "server", dp->remote_text, n);
-		else
+			char status[128];
+			snprintf(status, sizeof(status), "listening on %s", addr);
+			notify_ready(status);
+		} else
 			stop_all(&d, "start_failed");
 		/* Returns once stop_all has run (uv_stop). */
 		uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -71,6 +71,32 @@ grep -q 'server: message "hello from the client"' "$T/pair.log" &&
 	grep -q "epoch 2 after the rekey" "$T/pair.log" || fail "example output: $(cat "$T/pair.log")"
 pass "examples/lull-pair.c built by pkg-config ran a client/server pair through liblull.so"
 
+# The units as installed pass systemd-analyze verify, with no warning,
+# and a hardening review scores them low exposure.  The staging tree gets
+# the targets they name and kill(1) (ExecReload) from this system, as an
+# installed system would have them.
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$T/sysroot/usr/bin" "$T/sysroot/usr/lib/systemd/system"
+	cp -R "$ROOT/usr/." "$T/sysroot/usr/"
+	cp /lib/systemd/system/*.target "$T/sysroot/usr/lib/systemd/system/"
+	cp /usr/bin/kill "$T/sysroot/usr/bin/kill" || fail "no /usr/bin/kill"
+	for unit in lull-server.service lull-client@office.service; do
+		systemd-analyze verify --man=no --root="$T/sysroot" \
+			"/usr/lib/systemd/system/$unit" >"$T/verify.log" 2>&1 ||
+			fail "systemd-analyze verify $unit: $(cat "$T/verify.log")"
+		[ ! -s "$T/verify.log" ] || fail "systemd-analyze verify $unit warns: $(cat "$T/verify.log")"
+	done
+	for unit in lull-server.service lull-client@.service; do
+		systemd-analyze security --offline=yes --threshold=25 --root="$T/sysroot" \
+			"$T/sysroot/usr/lib/systemd/system/$unit" >"$T/security.log" 2>&1 ||
+			fail "$unit: exposure above 2.5: $(tail -1 "$T/security.log")"
+		grep -q "Overall exposure level" "$T/security.log" || fail "no security review of $unit"
+	done
+	pass "units pass systemd-analyze verify and score exposure at most 2.5"
+else
+	echo "note: no systemd-analyze, units not verified"
+fi
+
 make -s -C "$SRC" uninstall DESTDIR="$ROOT" BUILD_DIR="$BUILD_DIR" >"$T/uninstall.log" 2>&1 ||
 	fail "make uninstall: $(cat "$T/uninstall.log")"
 left=$(find "$ROOT" -type f -o -type l)
