@@ -143,6 +143,10 @@ static const opt_def opts[] = {
          "Server: a fresh ephemeral per handshake instead of the SRK pool (benchmarks "
          "only).",
          NULL},
+        {"status", OPT_STR, BOTH, OFF(status), 0, "unix:PATH|HOST:PORT", "off",
+         "Serve /metrics (Prometheus), /status (JSON; ?format=text for lull status) and "
+         "/healthz over HTTP here.",
+         NULL},
         {"syslog", OPT_BOOL, BOTH, OFF(syslog), 0, NULL, "off",
          "Log to syslog (facility daemon) instead of stderr.", NULL},
         {"config", OPT_STR, BOTH, OFF(config_file), 0, "FILE", "none",
@@ -278,8 +282,9 @@ static void opts_defaults(enum tunnel_role role, tunnel_opts *o)
 
 void opts_free(tunnel_opts *o)
 {
-	char **strs[] = {&o->listen,     &o->target,     &o->server,   &o->key_file,
-	                 &o->authorized, &o->server_pub, &o->psk_file, &o->config_file};
+	char **strs[] = {&o->listen,   &o->target,      &o->server,
+	                 &o->key_file, &o->authorized,  &o->server_pub,
+	                 &o->psk_file, &o->config_file, &o->status};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;

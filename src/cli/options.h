@@ -29,6 +29,7 @@ typedef struct tunnel_opts {
 	char *server_pub; /* client: pinned server key, inline or a file */
 	char *psk_file;   /* client: optional PSK */
 	char *config_file;
+	char *status;     /* --status: unix:PATH or HOST:PORT, NULL: off */
 	uint32_t threads; /* 0: one per core */
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */

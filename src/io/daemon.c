@@ -34,6 +34,7 @@
 #include "../cli/log.h"
 #include "limits.h"
 #include "notify.h"
+#include "status_http.h"
 #include "worker.h"
 
 typedef struct daemon_state {
@@ -48,13 +49,58 @@ typedef struct daemon_state {
 	unsigned reload_gen; /* of the last list handed to the workers */
 	unsigned logged_gen; /* of the last reload_ok line */
 	bool stopping;
+	status_view status; /* what --status serves */
+	status_server *status_srv;
+	char listen_text[ADDR_TEXT_MAX_BYTES];
 } daemon_state;
+
+/* status_view.foreach_link: every worker's links in turn. */
+static unsigned each_link(void *ctx, uint64_t now_ms, void (*fn)(void *, const link_info *),
+                          void *fnctx)
+{
+	daemon_state *d = ctx;
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		n += worker_foreach_link(&d->workers[i], now_ms, fn, fnctx);
+	return n;
+}
+
+/* The --status server, before "listening": a bad address stops the start. */
+static bool status_start(daemon_state *d)
+{
+	daemon_params *dp = d->dp;
+	if (!dp->status_addr)
+		return true;
+	net_addr_text(&dp->listen, d->listen_text, sizeof(d->listen_text));
+	d->status = (status_view){
+	        .role = dp->role == ROLE_SERVER ? "server" : "client",
+	        .listen_text = d->listen_text,
+	        .remote_text = dp->remote_text,
+	        .started_ms = uv_hrtime() / 1000000u,
+	        .foreach_link = each_link,
+	        .ctx = d,
+	};
+	char err[CLI_ERR_BYTES], bound[ADDR_TEXT_MAX_BYTES + 8] = "";
+	d->status_srv = status_server_start(dp->status_addr, &d->status, bound, sizeof(bound), err,
+	                                    sizeof(err));
+	if (!d->status_srv) {
+		char q[CLI_ERR_BYTES + 16];
+		cli_error("--status %s: %s", dp->status_addr, err);
+		if (!log_to_stderr())
+			log_msg(LOG_LVL_ERROR, "event=status_failed addr=%s err=%s",
+			        dp->status_addr, log_quote(q, sizeof(q), err));
+		return false;
+	}
+	log_msg(LOG_LVL_INFO, "event=status_listening addr=%s", bound);
+	return true;
+}
 
 static void stop_all(daemon_state *d, const char *why)
 {
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	atomic_store(&d->status.stopping, true);
 	notify_stopping();
 	log_msg(LOG_LVL_INFO, "event=shutdown signal=%s", why);
 	for (unsigned i = 0; i < d->n_workers; i++)
@@ -319,6 +365,8 @@ int daemon_run(daemon_params *dp)
 			rc = 1;
 		}
 	}
+	if (rc == 0 && !status_start(&d))
+		rc = 1;
 	if (rc == 0) {
 		for (; started < n; started++) {
 			if (worker_start(&d.workers[started]) != 0) {
@@ -345,6 +393,8 @@ int daemon_run(daemon_params *dp)
 	/* Workers that never started have their sockets closed by destroy. */
 	for (unsigned i = 0; i < started; i++)
 		uv_thread_join(&d.workers[i].thread);
+	/* Before the workers go: it reads their link registries. */
+	status_server_stop(d.status_srv);
 	if (loop_up)
 		close_main_loop(&d);
 	if (rc == 0)

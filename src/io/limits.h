@@ -69,4 +69,9 @@
 #define LOG_LINE_MAX_BYTES  1024u /* one log line, truncated beyond */
 #define ADDR_TEXT_MAX_BYTES 64u   /* "[v6addr]:port" as text */
 
+/* The --status HTTP server (status_http.c). */
+#define STATUS_MAX_CLIENTS 16u /* concurrent scrapers and lull status */
+#define STATUS_TIMEOUT_S   10u /* an idle or slow HTTP client is dropped */
+#define STATUS_BACKLOG     16
+
 #endif /* LULL_IO_LIMITS_H */

@@ -38,7 +38,8 @@ void notify_reloading(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	char msg[96];
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	         (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+	         (unsigned long long)ts.tv_sec * 1000000ull +
+	                 (unsigned long long)ts.tv_nsec / 1000);
 	send_state(msg);
 }
 

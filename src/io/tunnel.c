@@ -82,9 +82,10 @@ typedef struct tunnel {
 	side n, p;
 	unsigned open_handles;
 	bool timer_closing;
-	bool ready;   /* first handshake done */
-	bool pending; /* counted in w->n_pending: before the first handshake */
-	bool closing; /* teardown has begun */
+	bool ready;             /* first handshake done */
+	bool pending;           /* counted in w->n_pending: before the first handshake */
+	struct link_stat *stat; /* what /status shows; NULL if it could not be made */
+	bool closing;           /* teardown has begun */
 	bool lull_closed;
 	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
 	bool closed_by_peer;     /* the CLOSED event came from the peer's close frame */
@@ -144,6 +145,7 @@ static void tunnel_free(tunnel *t)
 {
 	worker *w = t->w;
 	not_pending(t);
+	linkstat_close(&w->links, t->stat);
 	lull_conn_free(t->lc);
 	stash_free(t);
 	if (t->prev)
@@ -257,6 +259,7 @@ static bool side_write(tunnel *t, side *s, uv_tcp_t *h, const uint8_t *data, siz
 static void on_message(void *user, const uint8_t *msg, size_t len)
 {
 	tunnel *t = user;
+	linkstat_bytes(t->stat, LINK_RECEIVED, len, uv_now(&t->w->loop));
 	if (len == 0 || t->p.dead || side_gone(&t->p))
 		return; /* the target or application is gone: nowhere to deliver */
 	if (!side_write(t, &t->p, &t->plain, msg, len)) {
@@ -290,6 +293,7 @@ static void on_event(void *user, const lull_event *ev)
 {
 	tunnel *t = user;
 	worker_log_event(t->w, t->id, ev, ev->type == LULL_EV_CLOSED ? t->close_note : NULL);
+	linkstat_event(&t->w->links, t->stat, ev);
 	if (ev->type == LULL_EV_CLOSED)
 		t->closed_by_peer = ev->by_peer;
 	if (ev->type == LULL_EV_CLOSED && ev->close_reason != LULL_CLOSE_NORMAL)
@@ -508,6 +512,7 @@ static lull_err send_chunks(tunnel *t, uint64_t now, const uint8_t *data, size_t
 		lull_err err = lull_conn_send(t->lc, now, data + *sent, n);
 		if (err != LULL_OK)
 			return err;
+		linkstat_bytes(t->stat, LINK_SENT, n, now);
 		*sent += n;
 	}
 	return LULL_OK;
@@ -787,6 +792,7 @@ static tunnel *tunnel_new(worker *w)
 	w->n_tunnels++;
 	w->n_pending++;
 	t->pending = true;
+	t->stat = linkstat_open(&w->links, t->id, uv_now(&w->loop));
 	return t;
 }
 

@@ -36,6 +36,8 @@ for v in version --version -V; do
 		grep -q "^libuv 1\." "$T/out" || fail "lull $v: $(cat "$T/out")"
 done
 expect 2 "lull: version: takes no arguments" "$LULL" version extra
+expect 2 "lull: status: usage: lull status --status" "$LULL" status
+expect 1 "lull: status: --status unix:$T/none.sock: No such file or directory" "$LULL" status --status "unix:$T/none.sock"
 
 # Keys.
 (umask 077 && "$LULL" genkey >"$T/a.key") || fail genkey
@@ -52,6 +54,8 @@ grep -q "lull: pubkey: stdin: not a key" "$T/err" || fail "pubkey error: $(cat "
 
 echo "$(cat "$T/a.pub") alice" >"$T/authorized"
 S="server --listen 127.0.0.1:0 --target 127.0.0.1:9 --authorized $T/authorized"
+# A --status address that cannot be served stops the start (exit 1).
+expect 1 "lull: --status 1.2.3.4: '1.2.3.4': " timeout 10 "$LULL" $S --key "$T/a.key" --status 1.2.3.4
 expect 1 "chmod 600 $T/open.key" "$LULL" $S --key "$T/open.key"
 expect 1 "$T/missing.key" "$LULL" $S --key "$T/missing.key"
 expect 2 "lull: --rekey-bytes: 1X: unknown unit" "$LULL" $S --key "$T/a.key" --rekey-bytes 1X
