@@ -1,5 +1,5 @@
 /*
- * cmd_status.c - "lull status --status ADDR [--json]": what a running
+ * cmd_status.c - "lull status [--status ADDR] [--json]": what a running
  * daemon's --status server reports about its links, as a table (like
  * wg show) or as the JSON of /status.
  *
@@ -23,7 +23,9 @@
 
 static int usage(void)
 {
-	cli_error("status: usage: lull status --status unix:PATH|HOST:PORT [--json]");
+	cli_error("status: usage: lull status [--status unix:PATH|HOST:PORT] [--json] (default "
+	          "%s)",
+	          STATUS_DEFAULT_ADDR);
 	return EXIT_USAGE;
 }
 
@@ -72,7 +74,7 @@ static char *read_all(int fd, size_t *len, char *err, size_t cap)
 
 int cmd_status(int argc, char **argv)
 {
-	const char *addr = NULL;
+	const char *addr = STATUS_DEFAULT_ADDR;
 	bool json = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--status") == 0 && i + 1 < argc)
@@ -84,8 +86,6 @@ int cmd_status(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (!addr)
-		return usage();
 	char err[CLI_ERR_BYTES];
 	int fd = status_connect(addr, err, sizeof(err));
 	if (fd < 0) {

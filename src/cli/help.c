@@ -37,7 +37,7 @@ void help_main(FILE *f)
 	      "--authorized FILE [OPTIONS]\n"
 	      "  lull client --listen ADDR:PORT --server HOST:PORT --key FILE "
 	      "--server-pub KEY|FILE [--psk FILE] [OPTIONS]\n"
-	      "  lull status --status unix:PATH|HOST:PORT [--json]\n"
+	      "  lull status [--status unix:PATH|HOST:PORT] [--json]\n"
 	      "  lull version | --version | -V\n"
 	      "  lull [CMD] --help\n"
 	      "\n"

@@ -36,7 +36,7 @@ for v in version --version -V; do
 		grep -q "^libuv 1\." "$T/out" || fail "lull $v: $(cat "$T/out")"
 done
 expect 2 "lull: version: takes no arguments" "$LULL" version extra
-expect 2 "lull: status: usage: lull status --status" "$LULL" status
+expect 2 "lull: status: usage: lull status \[--status" "$LULL" status --bogus
 expect 1 "lull: status: --status unix:$T/none.sock: No such file or directory" "$LULL" status --status "unix:$T/none.sock"
 
 # Keys.
