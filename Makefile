@@ -11,6 +11,8 @@
 #   make asan            shorthand for the line above
 #   make format          reformat our C with .clang-format
 #   make format-check    fail if any C file is not formatted
+#   make install         install under PREFIX (/usr/local), into DESTDIR if set
+#   make uninstall       remove what the last make install put there
 #   make clean           remove build directories
 
 SANITIZE ?= 0
@@ -26,11 +28,14 @@ endif
 
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests -name '*.[ch]')
 
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
 FUZZ_SECONDS ?= 60
 QUICK        ?= 0
 DURATION     ?= 300
 
-.PHONY: all build deps test demo sim fuzz bench soak asan format format-check clean
+.PHONY: all build deps test demo sim fuzz bench soak asan format format-check clean install uninstall
 
 all: build
 
@@ -60,6 +65,20 @@ bench: build
 
 soak: build
 	DURATION=$(DURATION) scripts/soak.sh $(BUILD_DIR)
+
+# The prefix is a configure-time setting (units and liblull.pc name it),
+# so install reconfigures with it; every file installed is listed in
+# $(BUILD_DIR)/install_manifest.txt, which uninstall reads.
+install: build
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR)
+
+uninstall:
+	@test -f $(BUILD_DIR)/install_manifest.txt || \
+		{ echo "uninstall: no $(BUILD_DIR)/install_manifest.txt: nothing installed from here" >&2; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do rm -f -- "$(DESTDIR)$$f" && echo "removed $(DESTDIR)$$f"; done \
+		<$(BUILD_DIR)/install_manifest.txt
 
 asan:
 	$(MAKE) test SANITIZE=1

@@ -4,6 +4,10 @@
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+# sd_notify(3): READY/RELOADING/STOPPING and the watchdog (Type=notify).
+pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# The --status HTTP server: /metrics, /status, /healthz.
+pkg_check_modules(LIBMICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
 find_package(Threads REQUIRED)
 
 # Everything but main(): linked by the binary and by the parser unit tests.
@@ -12,7 +16,9 @@ file(GLOB LULL_DAEMON_SOURCES CONFIGURE_DEPENDS
 list(REMOVE_ITEM LULL_DAEMON_SOURCES ${CMAKE_SOURCE_DIR}/src/cli/main.c)
 add_library(lull_daemon STATIC ${LULL_DAEMON_SOURCES})
 target_compile_options(lull_daemon PRIVATE ${LULL_WARNINGS})
-target_link_libraries(lull_daemon PUBLIC lull PkgConfig::LIBUV Threads::Threads)
+target_link_libraries(lull_daemon PUBLIC lull PkgConfig::LIBUV PkgConfig::LIBSYSTEMD
+                      PkgConfig::LIBMICROHTTPD
+                      Threads::Threads)
 
 # The target name `lull` is the engine library; the binary is still `lull`.
 add_executable(lull_bin ${CMAKE_SOURCE_DIR}/src/cli/main.c)

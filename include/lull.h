@@ -17,6 +17,27 @@
 extern "C" {
 #endif
 
+/* ---- Version ----------------------------------------------------------- */
+
+/* The release of this header.  CMake reads the project version from these
+ * three lines, so they are the one place it is written.  The shared
+ * library's SONAME carries the major number. */
+#define LULL_VERSION_MAJOR  0
+#define LULL_VERSION_MINOR  1
+#define LULL_VERSION_PATCH  0
+#define LULL_VERSION_STRING "0.1.0"
+/* One number for #if: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define LULL_VERSION_NUMBER                                                                        \
+	(LULL_VERSION_MAJOR * 10000 + LULL_VERSION_MINOR * 100 + LULL_VERSION_PATCH)
+/* The wire protocol this release speaks (docs/protocol.md, HS1's version). */
+#define LULL_PROTOCOL_VERSION 2
+
+/* The version of the library actually linked, which may differ from the
+ * header a program was compiled against: "0.1.0", never NULL. */
+const char *lull_version(void);
+/* The same as LULL_VERSION_NUMBER, for the linked library. */
+unsigned lull_version_number(void);
+
 typedef enum lull_err {
 	LULL_OK = 0,
 

@@ -14,6 +14,8 @@ int cmd_pubkey(int argc, char **argv);
 int cmd_genpsk(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* "lull: " + message on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

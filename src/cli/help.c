@@ -37,6 +37,8 @@ void help_main(FILE *f)
 	      "--authorized FILE [OPTIONS]\n"
 	      "  lull client --listen ADDR:PORT --server HOST:PORT --key FILE "
 	      "--server-pub KEY|FILE [--psk FILE] [OPTIONS]\n"
+	      "  lull status [--status unix:PATH|HOST:PORT] [--json]\n"
+	      "  lull version | --version | -V\n"
 	      "  lull [CMD] --help\n"
 	      "\n"
 	      "DESCRIPTION\n"
@@ -54,6 +56,9 @@ void help_main(FILE *f)
 	      "  genpsk   print a new pre-shared key\n"
 	      "  server   run the server end of a tunnel\n"
 	      "  client   run the client end of a tunnel\n"
+	      "  status   show a running daemon's links (its --status server), like wg show\n"
+	      "  version  print lull's, the library's, the protocol's, OpenSSL's and\n"
+	      "           libuv's versions\n"
 	      "  Run lull CMD --help for each command's options.\n"
 	      "\n"
 	      "EXAMPLES\n"
@@ -68,7 +73,7 @@ void help_main(FILE *f)
 	      "\n",
 	      f);
 	fputs(exit_status, f);
-	fputs("\nSEE ALSO\n  lull(1), docs/protocol.md\n", f);
+	fputs("\nSEE ALSO\n  lull(1), lull.conf(5), liblull(3), docs/protocol.md\n", f);
 }
 
 static void help_keys(FILE *f, const char *cmd)
@@ -151,7 +156,8 @@ static void help_tunnel(FILE *f, enum tunnel_role role)
 	fputs("\nCONFIG FILE\n"
 	      "  --config FILE holds 'name = value' lines using the long option names\n"
 	      "  without dashes in front (heartbeat-interval = 30s), # comments and blank\n"
-	      "  lines; flags take true or false.  Errors are reported as file:line.\n\n"
+	      "  lines; flags take true or false.  Errors are reported as file:line.\n"
+	      "  Relative file names in it are relative to its directory (lull.conf(5)).\n\n"
 	      "EXAMPLES\n",
 	      f);
 	if (role == ROLE_SERVER)

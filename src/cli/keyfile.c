@@ -5,6 +5,7 @@
  *  - Decoding is strict: exactly 44 characters of the standard alphabet,
  *    one '=' of padding, and the unused low bits zero, so every key has
  *    exactly one text form and a truncated or mangled file is refused.
+ *    Only trailing whitespace (newline, CRLF, spaces) around it is ignored.
  *  - A secret file (private key, PSK) is refused unless it is a regular
  *    file without group/other permissions; the message says how to fix it.
  *  - Every buffer that held key text is wiped before it is released.
@@ -89,11 +90,14 @@ bool key_from_base64(const char *text, size_t len, uint8_t key[LULL_KEY_BYTES])
 	return ok;
 }
 
-/* The file's text, after its one optional newline is stripped. */
+/* The file's text, after trailing whitespace is stripped: a newline, a
+ * CRLF from an editor on another system, a space (WireGuard accepts them
+ * too).  Whitespace inside or before the key is still refused. */
 static bool key_text_decode(char *buf, size_t n, const char *name, uint8_t key[LULL_KEY_BYTES],
                             char *err, size_t cap)
 {
-	if (n > 0 && buf[n - 1] == '\n')
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+	                 buf[n - 1] == '\t'))
 		n--;
 	if (n == 0) {
 		snprintf(err, cap, "%s: empty, expected a base64 key", name);

@@ -49,6 +49,11 @@ bool log_enabled(enum log_level level)
 	return (int)level <= log_verbosity;
 }
 
+bool log_to_stderr(void)
+{
+	return !log_to_syslog;
+}
+
 static size_t timestamp(char *out, size_t cap)
 {
 	struct timespec ts;

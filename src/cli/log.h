@@ -22,6 +22,9 @@ enum log_level {
 void log_setup(int verbosity, bool use_syslog);
 void log_teardown(void);
 bool log_enabled(enum log_level level);
+/* True when lines go to stderr (not syslog): an error already printed
+ * there as "lull: ..." need not be logged a second time. */
+bool log_to_stderr(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

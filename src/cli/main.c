@@ -25,8 +25,9 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-        {"genkey", cmd_genkey}, {"pubkey", cmd_pubkey}, {"genpsk", cmd_genpsk},
-        {"server", cmd_server}, {"client", cmd_client},
+        {"genkey", cmd_genkey}, {"pubkey", cmd_pubkey},     {"genpsk", cmd_genpsk},
+        {"server", cmd_server}, {"client", cmd_client},     {"version", cmd_version},
+        {"status", cmd_status}, {"--version", cmd_version}, {"-V", cmd_version},
 };
 
 int main(int argc, char **argv)

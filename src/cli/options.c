@@ -10,6 +10,11 @@
  *    that matters: the caller exits on any error.
  *  - Precedence: defaults < --config file < command line, whatever the
  *    order of the arguments.
+ *  - A relative file name in a --config file is relative to that file's
+ *    directory (a service starts in /); on the command line, to the
+ *    working directory, as every other program does.
+ *  - A range error names the option the user set (not a derived one the
+ *    user never typed) and the values that would be accepted.
  */
 #include "options.h"
 
@@ -26,14 +31,16 @@
 #include "parse.h"
 
 enum opt_type {
-	OPT_MS32,    /* duration, uint32_t ms */
-	OPT_MS64,    /* duration, uint64_t ms */
-	OPT_BYTES32, /* size, uint32_t */
-	OPT_BYTES64, /* size, uint64_t */
-	OPT_U32,     /* count */
-	OPT_CHOICE,  /* enum field, one of choices[] */
-	OPT_STR,     /* char * */
-	OPT_BOOL,    /* flag on the command line, true|false in a file */
+	OPT_MS32,        /* duration, uint32_t ms */
+	OPT_MS64,        /* duration, uint64_t ms */
+	OPT_BYTES32,     /* size, uint32_t */
+	OPT_BYTES64,     /* size, uint64_t */
+	OPT_U32,         /* count */
+	OPT_CHOICE,      /* enum field, one of choices[] */
+	OPT_STR,         /* char * */
+	OPT_PATH,        /* char *, a file name */
+	OPT_KEY_OR_PATH, /* char *, a base64 key or a file name */
+	OPT_BOOL,        /* flag on the command line, true|false in a file */
 };
 
 typedef struct opt_choice {
@@ -77,13 +84,13 @@ static const opt_def opts[] = {
          "Connect each authenticated tunnel to this address.", NULL},
         {"server", OPT_STR, ROLE_CLIENT, OFF(server), 0, "HOST:PORT", NULL,
          "The lull server to carry each accepted connection to.", NULL},
-        {"key", OPT_STR, BOTH, OFF(key_file), 0, "FILE", NULL,
+        {"key", OPT_PATH, BOTH, OFF(key_file), 0, "FILE", NULL,
          "Own private key (lull genkey); mode 0600 or stricter.", NULL},
-        {"authorized", OPT_STR, ROLE_SERVER, OFF(authorized), 0, "FILE", NULL,
+        {"authorized", OPT_PATH, ROLE_SERVER, OFF(authorized), 0, "FILE", NULL,
          "Authorized clients, one 'PUBKEY NAME [PSKFILE]' per line; re-read on SIGHUP.", NULL},
-        {"server-pub", OPT_STR, ROLE_CLIENT, OFF(server_pub), 0, "KEY|FILE", NULL,
+        {"server-pub", OPT_KEY_OR_PATH, ROLE_CLIENT, OFF(server_pub), 0, "KEY|FILE", NULL,
          "The server's public key (base64, or a file holding it); any other is refused.", NULL},
-        {"psk", OPT_STR, ROLE_CLIENT, OFF(psk_file), 0, "FILE", "none",
+        {"psk", OPT_PATH, ROLE_CLIENT, OFF(psk_file), 0, "FILE", "none",
          "Pre-shared key (lull genpsk); must match the server's entry. Mode 0600.", NULL},
         {"threads", OPT_U32, BOTH, OFF(threads), WORKER_MAX_THREADS, "N", "cores",
          "Event loops (one thread and one listening socket each); 0: one per core.", NULL},
@@ -175,6 +182,10 @@ static const opt_def opts[] = {
          "at least 64K); auto sizes it for the connections the fd limit allows, at most "
          "64M; 0: off.",
          NULL},
+        {"status", OPT_STR, BOTH, OFF(status), 0, "unix:PATH|HOST:PORT", "off",
+         "Serve /metrics (Prometheus), /status (JSON; ?format=text for lull status) and "
+         "/healthz over HTTP here.",
+         NULL},
         {"syslog", OPT_BOOL, BOTH, OFF(syslog), 0, NULL, "off",
          "Log to syslog (facility daemon) instead of stderr.", NULL},
         {"config", OPT_STR, BOTH, OFF(config_file), 0, "FILE", "none",
@@ -184,6 +195,7 @@ static const opt_def opts[] = {
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+_Static_assert(N_OPTS <= 64, "tunnel_opts.set_by_user has one bit per option");
 
 const char *opts_name_at(size_t i)
 {
@@ -198,9 +210,25 @@ static const opt_def *opt_find(const char *name, size_t len)
 	return NULL;
 }
 
-/* Set one option from text; where says "--name" or "file:line: name". */
+/* value as a file name read from a config file in base_dir: relative
+ * names are taken from base_dir.  NULL (with errno) if out of memory. */
+static char *path_in(const char *base_dir, const char *value)
+{
+	if (!base_dir || value[0] == '/')
+		return strdup(value);
+	size_t n = strlen(base_dir) + 1 + strlen(value) + 1;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", base_dir, value);
+	return p;
+}
+
+static const char *opt_format(const opt_def *d, uint64_t v, char *buf, size_t cap);
+
+/* Set one option from text; where says "--name" or "file:line: name";
+ * base_dir: the config file's directory, NULL on the command line. */
 static enum opts_result opt_set(const opt_def *d, tunnel_opts *o, const char *value,
-                                const char *where, char *err, size_t cap)
+                                const char *where, const char *base_dir, char *err, size_t cap)
 {
 	char *field = (char *)o + d->offset;
 	const char *why = NULL;
@@ -223,16 +251,22 @@ static enum opts_result opt_set(const opt_def *d, tunnel_opts *o, const char *va
 			if (strcmp(c->name, value) == 0) {
 				int iv = c->value;
 				memcpy(field, &iv, sizeof(iv));
+				o->set_by_user |= 1ull << (d - opts);
 				return OPTS_OK;
 			}
 		}
 		break;
-	case OPT_STR: {
+	case OPT_STR:
+	case OPT_PATH:
+	case OPT_KEY_OR_PATH: {
 		if (value[0] == '\0') {
 			why = "empty value";
 			break;
 		}
-		char *copy = strdup(value);
+		uint8_t key[LULL_KEY_BYTES];
+		bool is_path = d->type == OPT_PATH || (d->type == OPT_KEY_OR_PATH &&
+		                                       !key_from_base64(value, strlen(value), key));
+		char *copy = is_path ? path_in(base_dir, value) : strdup(value);
 		if (!copy) {
 			why = "out of memory";
 			break;
@@ -240,6 +274,7 @@ static enum opts_result opt_set(const opt_def *d, tunnel_opts *o, const char *va
 		char **slot = (char **)(void *)field;
 		free(*slot);
 		*slot = copy;
+		o->set_by_user |= 1ull << (d - opts);
 		return OPTS_OK;
 	}
 	case OPT_BOOL: {
@@ -253,13 +288,23 @@ static enum opts_result opt_set(const opt_def *d, tunnel_opts *o, const char *va
 			break;
 		}
 		memcpy(field, &b, sizeof(b));
+		o->set_by_user |= 1ull << (d - opts);
 		return OPTS_OK;
 	}
 	}
 	if (why) {
-		char q[CLI_LINE_MAX_BYTES / 4];
-		snprintf(err, cap, "%s: %s: %s%s%s", where, log_quote(q, sizeof(q), value), why,
-		         d->type == OPT_CHOICE ? " " : "", d->type == OPT_CHOICE ? d->arg : "");
+		char q[CLI_LINE_MAX_BYTES / 4], most[48] = "";
+		/* Say what would do when the bound is the option's own, not
+		 * merely the width of its type. */
+		if (strcmp(why, "value too large") == 0 && d->max != UINT32_MAX &&
+		    d->max != UINT64_MAX && d->max != UINT64_MAX / 2) {
+			char m[32];
+			snprintf(most, sizeof(most), " (at most %s)",
+			         opt_format(d, d->max, m, sizeof(m)));
+		}
+		snprintf(err, cap, "%s: %s: %s%s%s%s", where, log_quote(q, sizeof(q), value), why,
+		         most, d->type == OPT_CHOICE ? " " : "",
+		         d->type == OPT_CHOICE ? d->arg : "");
 		return OPTS_USAGE;
 	}
 	if (d->type == OPT_MS32 || d->type == OPT_BYTES32 || d->type == OPT_U32) {
@@ -268,6 +313,7 @@ static enum opts_result opt_set(const opt_def *d, tunnel_opts *o, const char *va
 	} else {
 		memcpy(field, &v, sizeof(v));
 	}
+	o->set_by_user |= 1ull << (d - opts);
 	return OPTS_OK;
 }
 
@@ -290,8 +336,9 @@ static void opts_defaults(enum tunnel_role role, tunnel_opts *o)
 
 void opts_free(tunnel_opts *o)
 {
-	char **strs[] = {&o->listen,     &o->target,     &o->server,   &o->key_file,
-	                 &o->authorized, &o->server_pub, &o->psk_file, &o->config_file};
+	char **strs[] = {&o->listen,   &o->target,      &o->server,
+	                 &o->key_file, &o->authorized,  &o->server_pub,
+	                 &o->psk_file, &o->config_file, &o->status};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -328,6 +375,20 @@ enum opts_result opts_load_file(const char *path, tunnel_opts *o, char *err, siz
 	FILE *f = open_config(path, err, cap);
 	if (!f)
 		return OPTS_RUNTIME; /* unreadable: a runtime failure, exit 1 */
+	/* The directory relative names in the file are taken from. */
+	char *base_dir = strdup(path);
+	if (!base_dir) {
+		snprintf(err, cap, "--config %s: out of memory", path);
+		fclose(f);
+		return OPTS_RUNTIME;
+	}
+	char *slash = strrchr(base_dir, '/');
+	if (!slash)
+		strcpy(base_dir, ".");
+	else if (slash == base_dir)
+		base_dir[1] = '\0';
+	else
+		*slash = '\0';
 	char line[CLI_LINE_MAX_BYTES + 2];
 	unsigned lineno = 0;
 	enum opts_result r = OPTS_OK;
@@ -371,7 +432,7 @@ enum opts_result opts_load_file(const char *path, tunnel_opts *o, char *err, siz
 			snprintf(err, cap, "%s: missing value", where);
 			r = OPTS_USAGE;
 		} else {
-			r = opt_set(d, o, value, where, err, cap);
+			r = opt_set(d, o, value, where, base_dir, err, cap);
 		}
 	}
 	if (r == OPTS_OK && ferror(f)) {
@@ -379,6 +440,7 @@ enum opts_result opts_load_file(const char *path, tunnel_opts *o, char *err, siz
 		r = OPTS_RUNTIME;
 	}
 	fclose(f);
+	free(base_dir);
 	return r;
 }
 
@@ -436,7 +498,7 @@ static enum opts_result walk_argv(int argc, char **argv, tunnel_opts *o, bool ap
 		}
 		bool is_config = strcmp(d->name, "config") == 0;
 		if (apply != is_config) {
-			enum opts_result r = opt_set(d, o, value, where, err, cap);
+			enum opts_result r = opt_set(d, o, value, where, NULL, err, cap);
 			if (r != OPTS_OK)
 				return r;
 		}
@@ -444,28 +506,184 @@ static enum opts_result walk_argv(int argc, char **argv, tunnel_opts *o, bool ap
 	return OPTS_OK;
 }
 
-/* Limits that involve another option, which the bare name would hide. */
-static const char *range_hint(const char *field)
+/* ---- Range errors -------------------------------------------------------- */
+
+static const opt_def *opt_named(const char *name)
 {
-	if (strcmp(field, "heartbeat_timeout") == 0)
-		return ": timeout x (1 + --heartbeat-retries) must be less than "
-		       "--heartbeat-interval";
-	if (strcmp(field, "max_message") == 0)
-		return ": 1 byte to 1G, and at most --reject-after-bytes (2 x --rekey-bytes)";
-	if (strcmp(field, "reject_after_bytes") == 0)
-		return ": at least --rekey-bytes";
-	if (strcmp(field, "reject_after_age") == 0)
-		return ": at least --rekey-max-age";
-	return "";
+	return opt_find(name, strlen(name));
 }
 
-static const char *option_of_field(const char *field, char *buf, size_t cap)
+static bool user_set(const tunnel_opts *o, const char *name)
 {
-	size_t i = 0;
-	for (; field[i] && i + 1 < cap; i++)
-		buf[i] = field[i] == '_' ? '-' : field[i];
-	buf[i] = '\0';
+	const opt_def *d = opt_named(name);
+	return d && (o->set_by_user & (1ull << (d - opts)));
+}
+
+static uint64_t opt_value(const tunnel_opts *o, const opt_def *d)
+{
+	const char *field = (const char *)o + d->offset;
+	if (d->type == OPT_MS32 || d->type == OPT_BYTES32 || d->type == OPT_U32) {
+		uint32_t v32;
+		memcpy(&v32, field, sizeof(v32));
+		return v32;
+	}
+	uint64_t v;
+	memcpy(&v, field, sizeof(v));
+	return v;
+}
+
+/* A value in the option's own units: "10s", "16M", "3". */
+static const char *opt_format(const opt_def *d, uint64_t v, char *buf, size_t cap)
+{
+	if (d->type == OPT_MS32 || d->type == OPT_MS64)
+		return format_duration_ms(v, buf, cap);
+	if (d->type == OPT_BYTES32 || d->type == OPT_BYTES64)
+		return format_size(v, buf, cap);
+	snprintf(buf, cap, "%llu", (unsigned long long)v);
 	return buf;
+}
+
+/* "--name VALUE", the option's current value. */
+static const char *opt_show(const tunnel_opts *o, const char *name, char *buf, size_t cap)
+{
+	const opt_def *d = opt_named(name);
+	char v[32];
+	snprintf(buf, cap, "--%s %s", name, opt_format(d, opt_value(o, d), v, sizeof(v)));
+	return buf;
+}
+
+/*
+ * lull_config_validate names the field whose check failed.  When that check
+ * ties two options together, the error goes to the one the user set (an
+ * option left at its default is never blamed while another was typed), and
+ * says which values of it would be accepted.
+ */
+static void explain_range(const tunnel_opts *o, const char *field, char *err, size_t cap)
+{
+	const lull_config *c = &o->cfg;
+	char a[64], b[64], v1[32], v2[32];
+	const char *blame = NULL;
+	char why[CLI_ERR_BYTES / 2] = "";
+#define WHY(...) snprintf(why, sizeof(why), __VA_ARGS__)
+	if (strcmp(field, "heartbeat_timeout") == 0 && c->heartbeat_timeout_ms > 0) {
+		/* timeout x (1 + retries) < interval */
+		uint64_t tries = 1 + (uint64_t)c->heartbeat_retries;
+		uint64_t spent = c->heartbeat_timeout_ms * tries;
+		if (user_set(o, "heartbeat-interval") && !user_set(o, "heartbeat-timeout") &&
+		    !user_set(o, "heartbeat-retries")) {
+			blame = "heartbeat-interval";
+			WHY("must be more than %s (%s x (1 + %s)); use %s or more, or lower "
+			    "--heartbeat-timeout",
+			    format_duration_ms(spent, v1, sizeof(v1)),
+			    opt_show(o, "heartbeat-timeout", a, sizeof(a)),
+			    opt_show(o, "heartbeat-retries", b, sizeof(b)),
+			    format_duration_ms(spent + 1, v2, sizeof(v2)));
+		} else if (!user_set(o, "heartbeat-timeout") && user_set(o, "heartbeat-retries")) {
+			blame = "heartbeat-retries";
+			uint64_t max_tries =
+			        (c->heartbeat_interval_ms - 1) / c->heartbeat_timeout_ms;
+			if (max_tries == 0)
+				WHY("no value fits: %s is not less than %s",
+				    opt_show(o, "heartbeat-timeout", a, sizeof(a)),
+				    opt_show(o, "heartbeat-interval", b, sizeof(b)));
+			else
+				WHY("must be at most %llu, so that %s x (1 + retries) stays under "
+				    "%s",
+				    (unsigned long long)(max_tries - 1),
+				    opt_show(o, "heartbeat-timeout", a, sizeof(a)),
+				    opt_show(o, "heartbeat-interval", b, sizeof(b)));
+		} else {
+			blame = "heartbeat-timeout";
+			uint64_t max_t = (c->heartbeat_interval_ms - 1) / tries;
+			if (max_t == 0)
+				WHY("no value fits under %s with %s",
+				    opt_show(o, "heartbeat-interval", a, sizeof(a)),
+				    opt_show(o, "heartbeat-retries", b, sizeof(b)));
+			else
+				WHY("must be at most %s, so that timeout x (1 + %s) stays under %s",
+				    format_duration_ms(max_t, v1, sizeof(v1)),
+				    opt_show(o, "heartbeat-retries", a, sizeof(a)),
+				    opt_show(o, "heartbeat-interval", b, sizeof(b)));
+		}
+	} else if (strcmp(field, "max_message") == 0 && c->max_message_bytes > 0 &&
+	           c->max_message_bytes <= LULL_MAX_MESSAGE_LIMIT_BYTES) {
+		/* A fresh key must carry the largest message: max_message <=
+		 * reject_after_bytes (2 x rekey_bytes unless set). */
+		if (!user_set(o, "max-message") && user_set(o, "reject-after-bytes")) {
+			blame = "reject-after-bytes";
+			WHY("must be at least %s (%s: a fresh key must carry the largest message)",
+			    format_size(c->max_message_bytes, v1, sizeof(v1)),
+			    opt_show(o, "max-message", a, sizeof(a)));
+		} else if (!user_set(o, "max-message") && user_set(o, "rekey-bytes")) {
+			blame = "rekey-bytes";
+			WHY("must be at least %s (half of %s: a fresh key, good for 2 x "
+			    "--rekey-bytes, must carry the largest message)",
+			    format_size((c->max_message_bytes + 1) / 2, v1, sizeof(v1)),
+			    opt_show(o, "max-message", a, sizeof(a)));
+		} else {
+			blame = "max-message";
+			uint64_t ra =
+			        c->reject_after_bytes ? c->reject_after_bytes : 2 * c->rekey_bytes;
+			WHY("must be at most %s (--reject-after-bytes, by default 2 x %s)",
+			    format_size(ra, v1, sizeof(v1)),
+			    opt_show(o, "rekey-bytes", a, sizeof(a)));
+		}
+	} else if (strcmp(field, "reject_after_bytes") == 0) {
+		blame = user_set(o, "rekey-bytes") && !user_set(o, "reject-after-bytes")
+		                ? "rekey-bytes"
+		                : "reject-after-bytes";
+		if (strcmp(blame, "rekey-bytes") == 0)
+			WHY("must be at most %s", opt_show(o, "reject-after-bytes", a, sizeof(a)));
+		else
+			WHY("must be 0 (2 x --rekey-bytes) or at least %s",
+			    opt_show(o, "rekey-bytes", a, sizeof(a)));
+	} else if (strcmp(field, "reject_after_age") == 0) {
+		blame = user_set(o, "rekey-max-age") && !user_set(o, "reject-after-age")
+		                ? "rekey-max-age"
+		                : "reject-after-age";
+		if (strcmp(blame, "rekey-max-age") == 0)
+			WHY("must be at most %s", opt_show(o, "reject-after-age", a, sizeof(a)));
+		else
+			WHY("must be 0ms (--rekey-max-age + --srk-lifetime) or at least %s",
+			    opt_show(o, "rekey-max-age", a, sizeof(a)));
+	} else {
+		/* A bound of the option alone. */
+		static const struct {
+			const char *field, *option, *range;
+		} alone[] = {
+		        {"heartbeat_interval", "heartbeat-interval", "must be at least 1ms"},
+		        {"heartbeat_timeout", "heartbeat-timeout", "must be at least 1ms"},
+		        {"heartbeat_retries", "heartbeat-retries", "must be 0 to 100"},
+		        {"rekey_bytes", "rekey-bytes", "must be at least 1"},
+		        {"rekey_max_age", "rekey-max-age", "must be at least 1ms"},
+		        {"srk_interval", "srk-interval", "must be 100ms to 60s"},
+		        {"srk_replay_max", "srk-replay-max", "must be 1 to 65536"},
+		        {"srk_lifetime", "srk-lifetime", "must be 1ms to 90s"},
+		        {"srk_keep", "srk-keep", "must be 1 to 10"},
+		        {"max_message", "max-message", "must be 1 to 1G"},
+		        {"suite", "suite", "must be aesgcm or chachapoly"},
+		        {"on_missed_ack", "on-missed-ack", "must be close or rekey"},
+		        {"on_spoof", "on-spoof", "must be close or drop"},
+		        {"on_missing_heartbeat", "on-missing-heartbeat", "must be close or stale"},
+		};
+		for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++) {
+			if (strcmp(field, alone[i].field) == 0) {
+				blame = alone[i].option;
+				WHY("%s", alone[i].range);
+			}
+		}
+	}
+#undef WHY
+	if (!blame) {
+		snprintf(err, cap, "configuration value %s out of its allowed range", field);
+		return;
+	}
+	const opt_def *d = opt_named(blame);
+	if (d->type == OPT_CHOICE)
+		snprintf(err, cap, "--%s: out of range: %s", blame, why);
+	else
+		snprintf(err, cap, "--%s %s: out of range: %s (see lull %s --help)", blame,
+		         opt_format(d, opt_value(o, d), v1, sizeof(v1)), why, role_name(o->role));
 }
 
 enum opts_result opts_parse(enum tunnel_role role, int argc, char **argv, tunnel_opts *o, char *err,
@@ -501,10 +719,7 @@ enum opts_result opts_parse(enum tunnel_role role, int argc, char **argv, tunnel
 	}
 	const char *bad = NULL;
 	if (lull_config_validate(&o->cfg, &bad) != LULL_OK) {
-		char opt[64];
-		snprintf(err, cap, "--%s: value out of the allowed range%s (see lull %s --help)",
-		         option_of_field(bad ? bad : "unknown", opt, sizeof(opt)),
-		         range_hint(bad ? bad : ""), role_name(role));
+		explain_range(o, bad ? bad : "unknown", err, cap);
 		return OPTS_USAGE;
 	}
 	return OPTS_OK;

@@ -35,6 +35,7 @@ typedef struct tunnel_opts {
 	bool reuseport;
 	bool proxy_protocol;
 	bool target_proxy_protocol;
+	char *status;     /* --status: unix:PATH or HOST:PORT, NULL: off */
 	uint32_t threads; /* 0: one per core */
 	/* Server: the per-source handshake budget (io/source_budget.h). */
 	uint32_t handshake_load_per_s;
@@ -43,6 +44,9 @@ typedef struct tunnel_opts {
 	uint64_t secure_heap_bytes; /* SECURE_HEAP_AUTO, 0 (off) or a size */
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
+	/* Bit i: option i of the table was given (file or command line), so a
+	 * range error can name what the user typed rather than a default. */
+	uint64_t set_by_user;
 } tunnel_opts;
 
 enum opts_result {

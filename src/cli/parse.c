@@ -7,6 +7,7 @@
  */
 #include "parse.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Leading decimal digits of s into *out; returns the first non-digit. */
@@ -139,4 +140,29 @@ const char *parse_host_port(const char *s, char *host, size_t cap, uint16_t *por
 	host[hlen] = '\0';
 	*port = (uint16_t)p;
 	return NULL;
+}
+
+/* v in the largest unit that divides it exactly (units[0] must be 1). */
+static const char *format_exact(uint64_t v, const uint64_t *mult, const char *const *unit, size_t n,
+                                char *out, size_t cap)
+{
+	size_t i = n - 1;
+	while (i > 0 && (v == 0 || v % mult[i] != 0))
+		i--;
+	snprintf(out, cap, "%llu%s", (unsigned long long)(v / mult[i]), unit[i]);
+	return out;
+}
+
+const char *format_duration_ms(uint64_t ms, char *out, size_t cap)
+{
+	static const uint64_t mult[] = {1, 1000, 60 * 1000, 60 * 60 * 1000};
+	static const char *const unit[] = {"ms", "s", "m", "h"};
+	return format_exact(ms, mult, unit, 4, out, cap);
+}
+
+const char *format_size(uint64_t bytes, char *out, size_t cap)
+{
+	static const uint64_t mult[] = {1, 1u << 10, 1u << 20, 1u << 30};
+	static const char *const unit[] = {"", "K", "M", "G"};
+	return format_exact(bytes, mult, unit, 4, out, cap);
 }

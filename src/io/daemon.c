@@ -36,6 +36,8 @@
 #include "../cli/commands.h"
 #include "../cli/log.h"
 #include "limits.h"
+#include "notify.h"
+#include "status_http.h"
 #include "worker.h"
 
 typedef struct daemon_state {
@@ -45,17 +47,64 @@ typedef struct daemon_state {
 	uv_loop_t loop;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_async_t reload_done;
+	uv_timer_t watchdog; /* only initialised when the manager asks for it */
 	size_t reload_clients;
 	unsigned reload_gen; /* of the last list handed to the workers */
 	unsigned logged_gen; /* of the last reload_ok line */
 	bool stopping;
+	status_view status; /* what --status serves */
+	status_server *status_srv;
+	char listen_text[ADDR_TEXT_MAX_BYTES];
 } daemon_state;
+
+/* status_view.foreach_link: every worker's links in turn. */
+static unsigned each_link(void *ctx, uint64_t now_ms, void (*fn)(void *, const link_info *),
+                          void *fnctx)
+{
+	daemon_state *d = ctx;
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		n += worker_foreach_link(&d->workers[i], now_ms, fn, fnctx);
+	return n;
+}
+
+/* The --status server, before "listening": a bad address stops the start. */
+static bool status_start(daemon_state *d)
+{
+	daemon_params *dp = d->dp;
+	if (!dp->status_addr)
+		return true;
+	net_addr_text(&dp->listen, d->listen_text, sizeof(d->listen_text));
+	d->status = (status_view){
+	        .role = dp->role == ROLE_SERVER ? "server" : "client",
+	        .listen_text = d->listen_text,
+	        .remote_text = dp->remote_text,
+	        .started_ms = uv_hrtime() / 1000000u,
+	        .foreach_link = each_link,
+	        .ctx = d,
+	};
+	char err[CLI_ERR_BYTES], bound[ADDR_TEXT_MAX_BYTES + 8] = "";
+	d->status_srv = status_server_start(dp->status_addr, &d->status, bound, sizeof(bound), err,
+	                                    sizeof(err));
+	if (!d->status_srv) {
+		char q[CLI_ERR_BYTES + 16];
+		cli_error("--status %s: %s", dp->status_addr, err);
+		if (!log_to_stderr())
+			log_msg(LOG_LVL_ERROR, "event=status_failed addr=%s err=%s",
+			        dp->status_addr, log_quote(q, sizeof(q), err));
+		return false;
+	}
+	log_msg(LOG_LVL_INFO, "event=status_listening addr=%s", bound);
+	return true;
+}
 
 static void stop_all(daemon_state *d, const char *why)
 {
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	atomic_store(&d->status.stopping, true);
+	notify_stopping();
 	log_msg(LOG_LVL_INFO, "event=shutdown signal=%s", why);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_request_stop(&d->workers[i]);
@@ -93,10 +142,12 @@ static void reload(daemon_state *d)
 {
 	char err[CLI_ERR_BYTES];
 	auth_list list;
+	notify_reloading();
 	if (!auth_list_load(d->dp->authorized_path, &list, err, sizeof(err))) {
 		char q[CLI_ERR_BYTES + 16];
 		log_msg(LOG_LVL_WARN, "event=reload_failed err=%s keeping=previous_list",
 		        log_quote(q, sizeof(q), err));
+		notify_ready("reload failed: kept the previous authorized list");
 		return;
 	}
 	d->reload_clients = list.n;
@@ -134,6 +185,7 @@ static void on_reload_done(uv_async_t *h)
 	d->logged_gen = d->reload_gen;
 	log_msg(LOG_LVL_INFO, "event=reload_ok clients=%zu file=%s", d->reload_clients,
 	        d->dp->authorized_path);
+	notify_ready("reloaded the authorized file");
 }
 
 static void log_totals(const daemon_state *d)
@@ -157,15 +209,17 @@ static void log_totals(const daemon_state *d)
 }
 
 /* A listen failure: "lull: --listen ADDR: reason" on stderr (also with
- * --syslog: whoever started lull must see why it did not start) and a
- * listen_failed line in the log. */
+ * --syslog: whoever started lull must see why it did not start) and, with
+ * --syslog, a listen_failed line in the log.  Logging to stderr as well
+ * would print the one error twice. */
 static void listen_failed(const net_addr *a, const char *why)
 {
 	char addr[ADDR_TEXT_MAX_BYTES], q[CLI_ERR_BYTES + 16];
 	net_addr_text(a, addr, sizeof(addr));
 	cli_error("--listen %s: %s", addr, why);
-	log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
-	        log_quote(q, sizeof(q), why));
+	if (!log_to_stderr())
+		log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
+		        log_quote(q, sizeof(q), why));
 }
 
 /* Bind every worker's socket; the first one fixes a port 0.  A fixed port
@@ -294,6 +348,8 @@ static int main_loop_init(daemon_state *d)
 		return r;
 	d->reload_done.data = d;
 	worker_reload_done = &d->reload_done;
+	if ((r = notify_watchdog_start(&d->loop, &d->watchdog)) != 0)
+		return r;
 	return 0;
 }
 
@@ -328,8 +384,9 @@ int daemon_run(daemon_params *dp)
 	for (; inited < n; inited++) {
 		int r = worker_init(&d.workers[inited], inited, dp, fds[inited]);
 		if (r != 0) {
-			log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s", inited,
-			        uv_err_name(r));
+			if (!log_to_stderr())
+				log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s",
+				        inited, uv_err_name(r));
 			cli_error("cannot start worker %u: %s", inited, uv_strerror(r));
 			rc = 1;
 			inited++;
@@ -351,12 +408,15 @@ int daemon_run(daemon_params *dp)
 		int r = main_loop_init(&d);
 		loop_up = r >= 0;
 		if (r != 0) {
-			log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
-			        uv_err_name(r < 0 ? r : -r));
+			if (!log_to_stderr())
+				log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
+				        uv_err_name(r < 0 ? r : -r));
 			cli_error("cannot start the main loop: %s", uv_strerror(r < 0 ? r : -r));
 			rc = 1;
 		}
 	}
+	if (rc == 0 && !status_start(&d))
+		rc = 1;
 	if (rc == 0) {
 		for (; started < n; started++) {
 			if (worker_start(&d.workers[started]) != 0) {
@@ -368,11 +428,14 @@ int daemon_run(daemon_params *dp)
 		}
 		char addr[ADDR_TEXT_MAX_BYTES];
 		net_addr_text(&dp->listen, addr, sizeof(addr));
-		if (rc == 0)
+		if (rc == 0) {
 			log_msg(LOG_LVL_INFO, "event=listening role=%s addr=%s %s=%s threads=%u",
 			        dp->role == ROLE_SERVER ? "server" : "client", addr,
 			        dp->role == ROLE_SERVER ? "target" : "server", dp->remote_text, n);
-		else
+			char status[128];
+			snprintf(status, sizeof(status), "listening on %s", addr);
+			notify_ready(status);
+		} else
 			stop_all(&d, "start_failed");
 		/* Returns once stop_all has run (uv_stop). */
 		uv_run(&d.loop, UV_RUN_DEFAULT);
@@ -380,6 +443,8 @@ int daemon_run(daemon_params *dp)
 	/* Workers that never started have their sockets closed by destroy. */
 	for (unsigned i = 0; i < started; i++)
 		uv_thread_join(&d.workers[i].thread);
+	/* Before the workers go: it reads their link registries. */
+	status_server_stop(d.status_srv);
 	if (loop_up)
 		close_main_loop(&d);
 	if (rc == 0)

@@ -90,4 +90,12 @@
 #define LOG_LINE_MAX_BYTES  1024u /* one log line, truncated beyond */
 #define ADDR_TEXT_MAX_BYTES 64u   /* "[v6addr]:port" as text */
 
+/* The --status HTTP server (status_http.c). */
+#define STATUS_MAX_CLIENTS 16u /* concurrent scrapers and lull status */
+#define STATUS_TIMEOUT_S   10u /* an idle or slow HTTP client is dropped */
+#define STATUS_BACKLOG     16
+/* Where lull status looks without --status: the server unit's runtime
+ * directory (RuntimeDirectory=lull/server), as dist/server.conf sets. */
+#define STATUS_DEFAULT_ADDR "unix:/run/lull/server/status.sock"
+
 #endif /* LULL_IO_LIMITS_H */

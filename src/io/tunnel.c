@@ -88,7 +88,8 @@ typedef struct tunnel {
 	bool has_src;     /* server: admitted by the source budget, src is its source */
 	bool admit_later; /* server, --proxy-protocol: admission waits for the header */
 	source_key src;
-	bool closing; /* teardown has begun */
+	struct link_stat *stat; /* what /status shows; NULL if it could not be made */
+	bool closing;           /* teardown has begun */
 	bool lull_closed;
 	bool finishing;          /* lull_conn_finish called: the engine closes when flushed */
 	bool closed_by_peer;     /* the CLOSED event came from the peer's close frame */
@@ -153,6 +154,7 @@ static void tunnel_free(tunnel *t)
 	if (t->pending && t->has_src)
 		source_budget_unfinished(&w->budget, &t->src, worker_now(w));
 	not_pending(t);
+	linkstat_close(&w->links, t->stat);
 	lull_conn_free(t->lc);
 	stash_free(t);
 	proxy_io_free(t->px);
@@ -267,6 +269,7 @@ static bool side_write(tunnel *t, side *s, uv_tcp_t *h, const uint8_t *data, siz
 static void on_message(void *user, const uint8_t *msg, size_t len)
 {
 	tunnel *t = user;
+	linkstat_bytes(t->stat, LINK_RECEIVED, len, uv_now(&t->w->loop));
 	if (len == 0 || t->p.dead || side_gone(&t->p))
 		return; /* the target or application is gone: nowhere to deliver */
 	if (!side_write(t, &t->p, &t->plain, msg, len)) {
@@ -306,6 +309,7 @@ static void on_event(void *user, const lull_event *ev)
 {
 	tunnel *t = user;
 	worker_log_event(t->w, t->id, ev, ev->type == LULL_EV_CLOSED ? t->close_note : NULL);
+	linkstat_event(&t->w->links, t->stat, ev);
 	if (ev->type == LULL_EV_CLOSED)
 		t->closed_by_peer = ev->by_peer;
 	if (ev->type == LULL_EV_CLOSED && ev->close_reason != LULL_CLOSE_NORMAL)
@@ -574,6 +578,7 @@ static lull_err send_chunks(tunnel *t, uint64_t now, const uint8_t *data, size_t
 		lull_err err = lull_conn_send(t->lc, now, data + *sent, n);
 		if (err != LULL_OK)
 			return err;
+		linkstat_bytes(t->stat, LINK_SENT, n, now);
 		*sent += n;
 	}
 	return LULL_OK;
@@ -859,6 +864,7 @@ static tunnel *tunnel_new(worker *w)
 	w->n_tunnels++;
 	w->n_pending++;
 	t->pending = true;
+	t->stat = linkstat_open(&w->links, t->id, uv_now(&w->loop));
 	return t;
 }
 

@@ -21,6 +21,7 @@
 #include "../cli/keyfile.h"
 #include "../cli/log.h"
 #include "limits.h"
+#include "metrics.h"
 #include "tunnel.h"
 
 uv_async_t *worker_reload_done;
@@ -81,6 +82,7 @@ void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char
 {
 	if ((unsigned)ev->type < EVENT_COUNT_SLOTS)
 		w->counts[ev->type]++;
+	metrics_event(ev);
 	enum log_level level = event_level(ev);
 	if (!log_enabled(level))
 		return;
@@ -313,6 +315,9 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	if ((r = uv_mutex_init(&w->mu)) != 0)
 		return r;
 	w->mu_ready = true;
+	if ((r = linkstat_registry_init(&w->links, index, dp->cfg.heartbeat_interval_ms)) != 0)
+		return r;
+	w->links_ready = true;
 	if ((r = uv_tcp_init(&w->loop, &w->listener)) != 0 ||
 	    (r = uv_async_init(&w->loop, &w->wake, on_wake)) != 0 ||
 	    (r = uv_timer_init(&w->loop, &w->srk_timer)) != 0 ||
@@ -343,6 +348,12 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	return 0;
 }
 
+unsigned worker_foreach_link(worker *w, uint64_t now_ms, void (*fn)(void *ctx, const link_info *li),
+                             void *ctx)
+{
+	return w->links_ready ? linkstat_foreach(&w->links, now_ms, fn, ctx) : 0;
+}
+
 static void worker_main(void *arg)
 {
 	worker *w = arg;
@@ -371,6 +382,8 @@ void worker_destroy(worker *w)
 	}
 	if (w->mu_ready)
 		uv_mutex_destroy(&w->mu);
+	if (w->links_ready)
+		linkstat_registry_destroy(&w->links);
 	if (w->has_pending_auth)
 		auth_list_free(&w->pending_auth);
 	lull_server_free(w->srv);

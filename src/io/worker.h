@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "daemon.h"
+#include "linkstat.h"
 
 #define EVENT_COUNT_SLOTS 16 /* > the largest lull_event_type */
 
@@ -64,6 +65,10 @@ typedef struct worker {
 
 	/* Read by the main thread only after the worker has been joined. */
 	uint64_t counts[EVENT_COUNT_SLOTS];
+
+	/* What /status shows of this worker's links (any thread may read). */
+	linkstat_registry links;
+	bool links_ready;
 } worker;
 
 /* Set up the loop and handles on fd (listening); run in the main thread. */
@@ -88,6 +93,11 @@ void worker_tunnel_gone(worker *w);
 void worker_srk_update(worker *w);
 /* Log and count one engine event; conn 0 = the server context. */
 void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note);
+
+/* A snapshot of each of this worker's links, from any thread (the status
+ * server's); returns how many.  fn runs under the registry lock. */
+unsigned worker_foreach_link(worker *w, uint64_t now_ms, void (*fn)(void *ctx, const link_info *li),
+                             void *ctx);
 
 /* Set by the daemon before any worker starts, cleared only after every
  * worker has been joined: the reload acknowledgement the workers send. */

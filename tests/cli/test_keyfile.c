@@ -73,10 +73,30 @@ static void test_files(void)
 	CHECK(!key_file_read(junk, true, k, err, sizeof(err)));
 	CHECK_CONTAINS(err, junk);
 	CHECK_CONTAINS(err, "not a key");
-	char crlf[64];
-	snprintf(crlf, sizeof(crlf), "%s\r\n", good);
-	const char *dos = cli_test_file("dos.key", crlf, 0600);
-	CHECK(!key_file_read(dos, true, k, err, sizeof(err)));
+	/* Trailing whitespace is not part of the key: CRLF from another
+	 * system's editor, a space or tab left by a copy and paste. */
+	uint8_t want[LULL_KEY_BYTES];
+	CHECK(key_from_base64(good, strlen(good), want));
+	const char *tails[] = {"\r\n", " ", " \n", "\t\r\n", "  \r\n\n"};
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "%s%s", good, tails[i]);
+		const char *f = cli_test_file("tail.key", text, 0600);
+		memset(k, 0, sizeof(k));
+		CHECK(key_file_read(f, true, k, err, sizeof(err)));
+		CHECK_MEM(k, want, LULL_KEY_BYTES);
+	}
+	/* Whitespace before or inside the key still makes it "not a key". */
+	char lead[64];
+	snprintf(lead, sizeof(lead), " %s\n", good);
+	CHECK(!key_file_read(cli_test_file("lead.key", lead, 0600), true, k, err, sizeof(err)));
+	CHECK_CONTAINS(err, "not a key");
+	char inner[64];
+	snprintf(inner, sizeof(inner), "%.20s %s\n", good, good + 20);
+	CHECK(!key_file_read(cli_test_file("inner.key", inner, 0600), true, k, err, sizeof(err)));
+	CHECK_CONTAINS(err, "not a key");
+	CHECK(!key_file_read(cli_test_file("blank.key", " \r\n", 0600), true, k, err, sizeof(err)));
+	CHECK_CONTAINS(err, "empty");
 	char big[512];
 	memset(big, 'A', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

@@ -78,7 +78,7 @@ static void test_errors(void)
 	opts_free(&o);
 	/* The server's forward-secrecy window has a ceiling: 60 s intervals. */
 	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--srk-interval", "61s") == OPTS_USAGE);
-	CHECK_CONTAINS(err, "--srk-interval");
+	CHECK_CONTAINS(err, "--srk-interval: 61s: value too large (at most 1m)");
 	opts_free(&o);
 	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--srk-interval", "60s") == OPTS_OK);
 	CHECK(o.cfg.srk_interval_ms == LULL_SRK_INTERVAL_MAX_MS);
@@ -107,16 +107,134 @@ static void test_errors(void)
 	CHECK(PARSE(ROLE_SERVER, &o, err, "--listen", "127.0.0.1:0") == OPTS_USAGE);
 	CHECK_CONTAINS(err, "missing --key FILE");
 	opts_free(&o);
-	/* Range checks come from lull_config_validate, named as the option. */
+	/* Range checks come from lull_config_validate, named as the option
+	 * with its value and the values that would do. */
 	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--srk-keep", "11") == OPTS_USAGE);
-	CHECK_CONTAINS(err, "--srk-keep: value out of the allowed range");
+	CHECK_CONTAINS(err, "--srk-keep 11: out of range: must be 1 to 10");
 	opts_free(&o);
 	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--heartbeat-interval", "0s") == OPTS_USAGE);
-	CHECK_CONTAINS(err, "--heartbeat-interval: value out");
+	CHECK_CONTAINS(err, "--heartbeat-interval 0ms: out of range: must be at least 1ms");
 	opts_free(&o);
 	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--rekey-bytes", "8M", "--reject-after-bytes",
 	            "4M") == OPTS_USAGE);
-	CHECK_CONTAINS(err, "--reject-after-bytes: value out");
+	CHECK_CONTAINS(err, "--reject-after-bytes 4M: out of range: must be 0 (2 x --rekey-bytes) "
+	                    "or at least --rekey-bytes 8M");
+	opts_free(&o);
+}
+
+/* A limit that ties options together blames the one the user set, never a
+ * default the user did not type, and says what would be accepted. */
+static void test_range_blames_what_was_set(void)
+{
+	tunnel_opts o;
+	char err[512];
+	/* 5s is shorter than the default 10s timeout: the interval is wrong. */
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--heartbeat-interval", "5s") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--heartbeat-interval 5s: out of range: must be more than 10s");
+	CHECK(strstr(err, "--heartbeat-timeout 10s") != NULL);
+	CHECK(strncmp(err, "--heartbeat-timeout", 19) != 0);
+	opts_free(&o);
+	/* The timeout alone against the default 60s interval. */
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--heartbeat-timeout", "70s") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--heartbeat-timeout 70s: out of range: must be at most 59999ms");
+	opts_free(&o);
+	/* Both typed: the timeout is the one to change. */
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--heartbeat-interval", "5s",
+	            "--heartbeat-timeout", "2s", "--heartbeat-retries", "2") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--heartbeat-timeout 2s: out of range: must be at most 1666ms");
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--heartbeat-retries", "6") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--heartbeat-retries 6: out of range: must be at most 4");
+	opts_free(&o);
+	/* --rekey-bytes 1 makes reject-after-bytes 2 < max-message: the
+	 * user typed --rekey-bytes, so that is the error. */
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--rekey-bytes", "1") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--rekey-bytes 1: out of range: must be at least 8M");
+	CHECK(strncmp(err, "--max-message", 13) != 0);
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--reject-after-bytes", "1M", "--rekey-bytes",
+	            "1K") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--reject-after-bytes 1M: out of range: must be at least 16M");
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--max-message", "1G", "--rekey-bytes",
+	            "256M") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--max-message 1G: out of range: must be at most 512M");
+	opts_free(&o);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--rekey-max-age", "2h", "--reject-after-age",
+	            "1h") == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--reject-after-age 1h: out of range");
+	CHECK_CONTAINS(err, "at least --rekey-max-age 2h");
+	opts_free(&o);
+	/* The same from a config file. */
+	const char *cfg = cli_test_file("hb.conf", "heartbeat-interval = 5s\n", 0644);
+	CHECK(PARSE(ROLE_SERVER, &o, err, REQUIRED, "--config", (char *)cfg) == OPTS_USAGE);
+	CHECK_CONTAINS(err, "--heartbeat-interval 5s: out of range");
+	opts_free(&o);
+}
+
+/* File names in a config file are relative to that file's directory, so a
+ * service started in / finds its keys; on the command line they stay
+ * relative to the working directory.  Inline keys are left alone. */
+static void test_config_relative_paths(void)
+{
+	tunnel_opts o;
+	char err[512];
+	char dir[256], sub[300];
+	snprintf(dir, sizeof(dir), "%s", cli_test_dir);
+	snprintf(sub, sizeof(sub), "%s/etc", dir);
+	CHECK(mkdir(sub, 0700) == 0);
+	char path[400], want[400];
+	snprintf(path, sizeof(path), "%s/server.conf", sub);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("listen = 127.0.0.1:0\ntarget = 127.0.0.1:1\nkey = server.key\n"
+	      "authorized = ../clients\n",
+	      f);
+	fclose(f);
+	CHECK(opts_parse(ROLE_SERVER, 3, (char *[]){"server", "--config", path, NULL}, &o, err,
+	                 sizeof(err)) == OPTS_OK);
+	snprintf(want, sizeof(want), "%s/server.key", sub);
+	CHECK(o.key_file && strcmp(o.key_file, want) == 0);
+	snprintf(want, sizeof(want), "%s/../clients", sub);
+	CHECK(o.authorized && strcmp(o.authorized, want) == 0);
+	opts_free(&o);
+	/* The command line overrides with its own, cwd-relative, name. */
+	CHECK(opts_parse(ROLE_SERVER, 5,
+	                 (char *[]){"server", "--config", path, "--key", "mine.key", NULL}, &o, err,
+	                 sizeof(err)) == OPTS_OK);
+	CHECK(o.key_file && strcmp(o.key_file, "mine.key") == 0);
+	opts_free(&o);
+
+	snprintf(path, sizeof(path), "%s/client.conf", sub);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fprintf(f,
+	        "listen = 127.0.0.1:0\nserver = 127.0.0.1:1\nkey = /abs/c.key\n"
+	        "psk = c.psk\nserver-pub = %s\n",
+	        "IgqbjrfGv6WyMPQWfbZ3qt1VTgMs9jG/nE7uYelKNw0=");
+	fclose(f);
+	CHECK(opts_parse(ROLE_CLIENT, 3, (char *[]){"client", "--config", path, NULL}, &o, err,
+	                 sizeof(err)) == OPTS_OK);
+	CHECK(o.key_file && strcmp(o.key_file, "/abs/c.key") == 0);
+	snprintf(want, sizeof(want), "%s/c.psk", sub);
+	CHECK(o.psk_file && strcmp(o.psk_file, want) == 0);
+	CHECK(o.server_pub &&
+	      strcmp(o.server_pub, "IgqbjrfGv6WyMPQWfbZ3qt1VTgMs9jG/nE7uYelKNw0=") == 0);
+	opts_free(&o);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("listen = 127.0.0.1:0\nserver = 127.0.0.1:1\nkey = c.key\nserver-pub = s.pub\n", f);
+	fclose(f);
+	CHECK(opts_parse(ROLE_CLIENT, 3, (char *[]){"client", "--config", path, NULL}, &o, err,
+	                 sizeof(err)) == OPTS_OK);
+	snprintf(want, sizeof(want), "%s/s.pub", sub);
+	CHECK(o.server_pub && strcmp(o.server_pub, want) == 0);
 	opts_free(&o);
 }
 
@@ -202,11 +320,12 @@ static void test_config_file(void)
 	opts_free(&o);
 }
 
-/* Every option in the table is documented in the man page. */
-static void test_man_page(const char *srcdir)
+/* Every option in the table is documented in the man page: lull.1 as
+ * --name, lull.conf.5 as the bare name (all but config itself). */
+static void test_man_page(const char *srcdir, const char *page, bool dashes)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/docs/lull.1", srcdir);
+	snprintf(path, sizeof(path), "%s/docs/%s", srcdir, page);
 	FILE *f = fopen(path, "r");
 	CHECK(f != NULL);
 	if (!f)
@@ -217,8 +336,10 @@ static void test_man_page(const char *srcdir)
 	fclose(f);
 	for (size_t i = 0; opts_name_at(i); i++) {
 		char want[96];
+		if (!dashes && strcmp(opts_name_at(i), "config") == 0)
+			continue;
 		/* man(7) escapes '-' as '\-'. */
-		snprintf(want, sizeof(want), "\\-\\-");
+		snprintf(want, sizeof(want), "%s", dashes ? "\\-\\-" : "");
 		size_t w = strlen(want);
 		for (const char *p = opts_name_at(i); *p && w + 3 < sizeof(want); p++) {
 			if (*p == '-')
@@ -237,7 +358,11 @@ int main(int argc, char **argv)
 	test_errors();
 	test_fleet_flags();
 	test_config_file();
+	test_range_blames_what_was_set();
+	test_config_relative_paths();
 	if (argc > 1)
-		test_man_page(argv[1]);
+		test_man_page(argv[1], "lull.1", true);
+	if (argc > 1)
+		test_man_page(argv[1], "lull.conf.5", false);
 	return cli_test_finish();
 }

@@ -59,6 +59,29 @@ static void test_counts(void)
 	CHECK_CONTAINS(parse_count("-1", 10, &v), "negative");
 }
 
+/* The formatters give back text the parsers read as the same value. */
+static void test_format(void)
+{
+	char buf[32];
+	CHECK(strcmp(format_duration_ms(90000, buf, sizeof(buf)), "90s") == 0);
+	CHECK(strcmp(format_duration_ms(1500, buf, sizeof(buf)), "1500ms") == 0);
+	CHECK(strcmp(format_duration_ms(3600000, buf, sizeof(buf)), "1h") == 0);
+	CHECK(strcmp(format_duration_ms(0, buf, sizeof(buf)), "0ms") == 0);
+	CHECK(strcmp(format_size(16u << 20, buf, sizeof(buf)), "16M") == 0);
+	CHECK(strcmp(format_size(1000, buf, sizeof(buf)), "1000") == 0);
+	CHECK(strcmp(format_size(0, buf, sizeof(buf)), "0") == 0);
+	uint64_t v = 0;
+	uint64_t samples[] = {1, 999, 1000, 61000, 7200000, 1ull << 40};
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		CHECK(parse_duration_ms(format_duration_ms(samples[i], buf, sizeof(buf)),
+		                        UINT64_MAX, &v) == NULL &&
+		      v == samples[i]);
+		CHECK(parse_size(format_size(samples[i], buf, sizeof(buf)), UINT64_MAX, &v) ==
+		              NULL &&
+		      v == samples[i]);
+	}
+}
+
 static void test_host_port(void)
 {
 	char host[64];
@@ -89,6 +112,7 @@ int main(void)
 	test_durations();
 	test_sizes();
 	test_counts();
+	test_format();
 	test_host_port();
 	return cli_test_finish();
 }

@@ -27,6 +27,17 @@ grep -q "Default: 60s" "$T/out" || fail "client --help lacks defaults"
 expect 2 "lull: missing command" "$LULL"
 expect 2 "lull: unknown command 'frob'" "$LULL" frob
 expect 2 "lull: genkey: unexpected argument" "$LULL" genkey extra
+# Three spellings of one report; the release is the one CMake built.
+VERSION=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD_DIR/CMakeCache.txt")
+for v in version --version -V; do
+	expect 0 "" "$LULL" $v
+	grep -qx "lull $VERSION" "$T/out" && grep -qx "liblull $VERSION" "$T/out" &&
+		grep -q "^protocol 2 " "$T/out" && grep -q "^OpenSSL 3" "$T/out" &&
+		grep -q "^libuv 1\." "$T/out" || fail "lull $v: $(cat "$T/out")"
+done
+expect 2 "lull: version: takes no arguments" "$LULL" version extra
+expect 2 "lull: status: usage: lull status \[--status" "$LULL" status --bogus
+expect 1 "lull: status: --status unix:$T/none.sock: No such file or directory" "$LULL" status --status "unix:$T/none.sock"
 
 # Keys.
 (umask 077 && "$LULL" genkey >"$T/a.key") || fail genkey
@@ -43,11 +54,13 @@ grep -q "lull: pubkey: stdin: not a key" "$T/err" || fail "pubkey error: $(cat "
 
 echo "$(cat "$T/a.pub") alice" >"$T/authorized"
 S="server --listen 127.0.0.1:0 --target 127.0.0.1:9 --authorized $T/authorized"
+# A --status address that cannot be served stops the start (exit 1).
+expect 1 "lull: --status 1.2.3.4: '1.2.3.4': " timeout 10 "$LULL" $S --key "$T/a.key" --status 1.2.3.4
 expect 1 "chmod 600 $T/open.key" "$LULL" $S --key "$T/open.key"
 expect 1 "$T/missing.key" "$LULL" $S --key "$T/missing.key"
 expect 2 "lull: --rekey-bytes: 1X: unknown unit" "$LULL" $S --key "$T/a.key" --rekey-bytes 1X
 expect 2 "lull: --heartbeat-interval: -5s: negative" "$LULL" $S --key "$T/a.key" --heartbeat-interval -5s
-expect 2 "lull: --srk-keep: value out of the allowed range" "$LULL" $S --key "$T/a.key" --srk-keep 0
+expect 2 "lull: --srk-keep 0: out of range: must be 1 to 10" "$LULL" $S --key "$T/a.key" --srk-keep 0
 expect 2 "lull: server: missing --target" "$LULL" server --listen 127.0.0.1:0 --key "$T/a.key" --authorized "$T/authorized"
 expect 2 "lull: --listen: '127.0.0.1': expected HOST:PORT" "$LULL" server --listen 127.0.0.1 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/authorized"
 printf '%s alice\nbroken\n' "$(cat "$T/a.pub")" >"$T/bad-authorized"

@@ -34,6 +34,9 @@ second server "$SERVER_PORT"
 [ "$STATUS" = 1 ] || fail "second server: exit $STATUS, want 1"
 grep -q "^lull: --listen 127.0.0.1:$SERVER_PORT: address already in use$" "$T/second.err" ||
 	fail "second server: $(cat "$T/second.err")"
+# Said once: not again as a log line on the same stderr.
+[ "$(grep -c "address already in use" "$T/second.err")" = 1 ] ||
+	fail "second server: the error is printed more than once: $(cat "$T/second.err")"
 second client "$CLIENT_PORT" --syslog
 [ "$STATUS" = 1 ] || fail "second client (--syslog): exit $STATUS, want 1"
 grep -q "^lull: --listen 127.0.0.1:$CLIENT_PORT: address already in use$" "$T/second.err" ||

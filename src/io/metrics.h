@@ -1,0 +1,31 @@
+/*
+ * metrics.h - the daemon's counters for Prometheus: every engine event
+ * counted once, application bytes as they are carried, and a histogram
+ * of handshake durations.  Process-wide, updated from any worker thread,
+ * read by the status server; gauges (what is open now) are not kept here
+ * but counted from the link records when scraped.
+ */
+#ifndef LULL_IO_METRICS_H
+#define LULL_IO_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lull.h"
+
+/* Count one engine event (handshakes, heartbeats, rejections, SRKs...). */
+void metrics_event(const lull_event *ev);
+/* Count n bytes of application data; dir is enum link_dir. */
+void metrics_bytes(int dir, uint64_t n);
+
+/* What is open now, counted by the caller at scrape time. */
+typedef struct metrics_gauges {
+	uint64_t links;
+	uint64_t streams;
+	uint64_t handshakes_pending;
+} metrics_gauges;
+
+/* The Prometheus text exposition format (version 0.0.4) of every metric. */
+void metrics_write(FILE *f, const metrics_gauges *g);
+
+#endif /* LULL_IO_METRICS_H */
