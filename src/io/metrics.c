@@ -33,6 +33,7 @@ static struct {
 	_Atomic uint64_t rejected[N_REJ_REASONS];
 	_Atomic uint64_t heartbeats[N_HB_RESULTS];
 	_Atomic uint64_t replay_refused, srk_created, srk_erased, key_stale, rekey_requested;
+	_Atomic uint64_t source_throttled;
 	_Atomic uint64_t closes[LULL_CLOSE_REASON_COUNT];
 	/* Not cumulative, summed when written; the last is above every bound.
 	 * The count is their sum, so it never disagrees with the buckets. */
@@ -120,6 +121,11 @@ void metrics_event(const lull_event *ev)
 	}
 }
 
+void metrics_source_throttled(void)
+{
+	inc(&m.source_throttled);
+}
+
 void metrics_bytes(int dir, uint64_t n)
 {
 	atomic_fetch_add_explicit(&m.bytes[dir ? 1 : 0], n, memory_order_relaxed);
@@ -178,6 +184,9 @@ void metrics_write(FILE *f, const metrics_gauges *g)
 
 	counter1(f, "lull_replay_refused_total", "Handshake first messages refused as replays.",
 	         &m.replay_refused);
+	counter1(f, "lull_source_throttled_total",
+	         "Connections refused at accept by the per-source handshake budget.",
+	         &m.source_throttled);
 	counter1(f, "lull_srk_created_total", "Session random keys (SRK) created.", &m.srk_created);
 	counter1(f, "lull_srk_erased_total", "Session random keys (SRK) wiped.", &m.srk_erased);
 	counter1(f, "lull_keys_stale_total", "Keys that became stale after an idle spell.",

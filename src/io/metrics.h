@@ -15,6 +15,8 @@
 
 /* Count one engine event (handshakes, heartbeats, rejections, SRKs...). */
 void metrics_event(const lull_event *ev);
+/* Count one connection the per-source budget refused. */
+void metrics_source_throttled(void);
 /* Count n bytes of application data; dir is enum link_dir. */
 void metrics_bytes(int dir, uint64_t n);
 

@@ -54,6 +54,7 @@
 
 #include "../cli/log.h"
 #include "limits.h"
+#include "metrics.h"
 #include "proxy_io.h"
 
 typedef struct side {
@@ -365,6 +366,7 @@ static bool source_admitted(tunnel *t, const net_addr *peer, uint64_t now)
 		t->has_src = true;
 		return true;
 	}
+	metrics_source_throttled();
 	uint64_t dropped;
 	if (ratelimit_allow(&w->throttled_rl, now, &dropped)) {
 		char text[ADDR_TEXT_MAX_BYTES] = "?";
