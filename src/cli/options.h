@@ -32,7 +32,8 @@ typedef struct tunnel_opts {
 	char *status;     /* --status: unix:PATH or HOST:PORT, NULL: off */
 	uint32_t threads; /* 0: one per core */
 	bool syslog;
-	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
+	bool metrics_peers; /* --metrics-peers */
+	int verbosity;      /* LOG_LVL_INFO + #-v - #-q */
 	/* Bit i: option i of the table was given (file or command line), so a
 	 * range error can name what the user typed rather than a default. */
 	uint64_t set_by_user;

@@ -25,6 +25,7 @@ typedef struct daemon_params {
 	char remote_text[64];
 	const char *authorized_path; /* server */
 	const char *status_addr;     /* --status, NULL: no status server */
+	bool metrics_peers;          /* --metrics-peers */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
 	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
