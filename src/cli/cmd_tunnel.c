@@ -78,6 +78,7 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.proxy_protocol = o.proxy_protocol;
 	dp.target_proxy_protocol = o.target_proxy_protocol;
 	dp.status_addr = o.status;
+	dp.metrics_peers = o.metrics_peers;
 	int rc = EXIT_OK;
 	uint8_t priv[LULL_KEY_BYTES];
 	bool ok = resolve("listen", o.listen, true, &dp.listen, NULL, 0, &rc) &&

@@ -186,6 +186,10 @@ static const opt_def opts[] = {
          "Serve /metrics (Prometheus), /status (JSON; ?format=text for lull status) and "
          "/healthz over HTTP here.",
          NULL},
+        {"metrics-peers", OPT_BOOL, ROLE_SERVER, OFF(metrics_peers), 0, NULL, "off",
+         "Server: also count handshakes and bytes per authorized client name in /metrics "
+         "(lull_peer_*_total{peer=NAME}).",
+         NULL},
         {"syslog", OPT_BOOL, BOTH, OFF(syslog), 0, NULL, "off",
          "Log to syslog (facility daemon) instead of stderr.", NULL},
         {"config", OPT_STR, BOTH, OFF(config_file), 0, "FILE", "none",

@@ -43,7 +43,8 @@ typedef struct tunnel_opts {
 	uint32_t source_penalty_max_ms;
 	uint64_t secure_heap_bytes; /* SECURE_HEAP_AUTO, 0 (off) or a size */
 	bool syslog;
-	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
+	bool metrics_peers; /* --metrics-peers */
+	int verbosity;      /* LOG_LVL_INFO + #-v - #-q */
 	/* Bit i: option i of the table was given (file or command line), so a
 	 * range error can name what the user typed rather than a default. */
 	uint64_t set_by_user;

@@ -36,6 +36,7 @@
 #include "../cli/commands.h"
 #include "../cli/log.h"
 #include "limits.h"
+#include "metrics.h"
 #include "notify.h"
 #include "status_http.h"
 #include "worker.h"
@@ -74,6 +75,8 @@ static bool status_start(daemon_state *d)
 	daemon_params *dp = d->dp;
 	if (!dp->status_addr)
 		return true;
+	if (dp->metrics_peers)
+		metrics_peers_enable();
 	net_addr_text(&dp->listen, d->listen_text, sizeof(d->listen_text));
 	d->status = (status_view){
 	        .role = dp->role == ROLE_SERVER ? "server" : "client",

@@ -31,6 +31,7 @@ typedef struct daemon_params {
 	bool target_proxy_protocol;
 	const char *authorized_path; /* server */
 	const char *status_addr;     /* --status, NULL: no status server */
+	bool metrics_peers;          /* --metrics-peers */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
 	source_budget_params budget; /* server: per-source handshake budget */

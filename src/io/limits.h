@@ -94,6 +94,9 @@
 #define STATUS_MAX_CLIENTS 16u /* concurrent scrapers and lull status */
 #define STATUS_TIMEOUT_S   10u /* an idle or slow HTTP client is dropped */
 #define STATUS_BACKLOG     16
+/* --metrics-peers: authorized names with their own series; the rest are
+ * counted as peer="other". */
+#define METRICS_PEERS_MAX 1024u
 /* Where lull status looks without --status: the server unit's runtime
  * directory (RuntimeDirectory=lull/server), as dist/server.conf sets. */
 #define STATUS_DEFAULT_ADDR "unix:/run/lull/server/status.sock"

@@ -27,6 +27,9 @@ struct link_stat {
 	lull_rekey_reason last_reason;
 	uint64_t opened_ms, handshake_ms, last_heartbeat_ms;
 	uint64_t bytes_at_rekey;
+	/* Set once, by the worker, when the peer is named; read by the same
+	 * worker only (byte counting). */
+	metrics_peer *peer_metrics;
 	_Atomic uint64_t bytes[2];
 	_Atomic uint64_t last_data_ms;
 };
@@ -93,8 +96,13 @@ void linkstat_event(linkstat_registry *r, link_stat *s, const lull_event *ev)
 	if (!s)
 		return;
 	uv_mutex_lock(&r->mu);
-	if (ev->peer_name && !s->peer[0])
+	if (ev->peer_name && !s->peer[0]) {
 		snprintf(s->peer, sizeof(s->peer), "%s", ev->peer_name);
+		s->peer_metrics = metrics_peer_get(ev->peer_name);
+	}
+	if (ev->type == LULL_EV_HANDSHAKE_DONE || ev->type == LULL_EV_AUTH_FAILED)
+		metrics_peer_handshake(s->peer_metrics, ev->rekey_reason,
+		                       ev->type == LULL_EV_HANDSHAKE_DONE);
 	switch (ev->type) {
 	case LULL_EV_HANDSHAKE_STARTED:
 		if (s->epoch > 0 && s->state != LINK_CLOSED)
@@ -127,7 +135,7 @@ void linkstat_event(linkstat_registry *r, link_stat *s, const lull_event *ev)
 
 void linkstat_bytes(link_stat *s, enum link_dir dir, uint64_t n, uint64_t now_ms)
 {
-	metrics_bytes(dir, n);
+	metrics_bytes(s ? s->peer_metrics : NULL, dir, n);
 	if (!s)
 		return;
 	atomic_fetch_add_explicit(&s->bytes[dir], n, memory_order_relaxed);

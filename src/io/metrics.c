@@ -13,6 +13,11 @@
 #include "metrics.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+#include <uv.h>
+
+#include "limits.h"
 
 #define N_REKEY_REASONS 7 /* LULL_REKEY_NONE .. LULL_REKEY_APPLICATION */
 _Static_assert(LULL_REKEY_APPLICATION + 1 == N_REKEY_REASONS, "one row per rekey reason");
@@ -40,6 +45,54 @@ static struct {
 	_Atomic uint64_t hs_bucket[N_HS_BUCKETS + 1];
 	_Atomic uint64_t hs_sum_ms;
 } m;
+
+struct metrics_peer {
+	char name[LULL_PEER_NAME_MAX];
+	_Atomic uint64_t handshakes[N_REKEY_REASONS][N_HS_RESULTS];
+	_Atomic uint64_t bytes[2];
+};
+
+/* Slots are only ever added (under peers_mu) and never moved, so a link
+ * may keep its slot pointer and count without a lock.  The last slot is
+ * "other". */
+static struct {
+	atomic_bool enabled;
+	uv_once_t once;
+	uv_mutex_t mu;
+	atomic_uint n;
+	metrics_peer slot[METRICS_PEERS_MAX + 1];
+} peers = {.once = UV_ONCE_INIT};
+
+static void peers_init(void)
+{
+	uv_mutex_init(&peers.mu);
+	snprintf(peers.slot[METRICS_PEERS_MAX].name, LULL_PEER_NAME_MAX, "other");
+}
+
+void metrics_peers_enable(void)
+{
+	uv_once(&peers.once, peers_init);
+	atomic_store(&peers.enabled, true);
+}
+
+metrics_peer *metrics_peer_get(const char *name)
+{
+	if (!atomic_load(&peers.enabled) || !name)
+		return NULL;
+	metrics_peer *found = NULL;
+	uv_mutex_lock(&peers.mu);
+	unsigned n = atomic_load(&peers.n);
+	for (unsigned i = 0; i < n && !found; i++)
+		if (strcmp(peers.slot[i].name, name) == 0)
+			found = &peers.slot[i];
+	if (!found && n < METRICS_PEERS_MAX) {
+		found = &peers.slot[n];
+		snprintf(found->name, sizeof(found->name), "%s", name);
+		atomic_store(&peers.n, n + 1); /* after the name: readers see it whole */
+	}
+	uv_mutex_unlock(&peers.mu);
+	return found ? found : &peers.slot[METRICS_PEERS_MAX];
+}
 
 static void inc(_Atomic uint64_t *c)
 {
@@ -126,9 +179,54 @@ void metrics_source_throttled(void)
 	inc(&m.source_throttled);
 }
 
-void metrics_bytes(int dir, uint64_t n)
+void metrics_bytes(metrics_peer *peer, int dir, uint64_t n)
 {
 	atomic_fetch_add_explicit(&m.bytes[dir ? 1 : 0], n, memory_order_relaxed);
+	if (peer)
+		atomic_fetch_add_explicit(&peer->bytes[dir ? 1 : 0], n, memory_order_relaxed);
+}
+
+void metrics_peer_handshake(metrics_peer *peer, lull_rekey_reason reason, int ok)
+{
+	if (peer)
+		inc(&peer->handshakes[reason_index(reason)][ok ? HS_OK : HS_FAILED]);
+}
+
+static void write_peers(FILE *f)
+{
+	static const char *const hs_results[N_HS_RESULTS] = {"ok", "failed"};
+	unsigned n = atomic_load(&peers.n);
+	fprintf(f, "# HELP lull_peer_handshakes_total Handshakes by authorized peer.\n"
+	           "# TYPE lull_peer_handshakes_total counter\n");
+	for (unsigned i = 0; i <= METRICS_PEERS_MAX; i++) {
+		if (i >= n && i != METRICS_PEERS_MAX)
+			continue;
+		metrics_peer *p = &peers.slot[i];
+		for (unsigned r = 0; r < N_REKEY_REASONS; r++)
+			for (unsigned k = 0; k < N_HS_RESULTS; k++)
+				if (get(&p->handshakes[r][k]) || i < n)
+					fprintf(f,
+					        "lull_peer_handshakes_total{peer=\"%s\",reason=\"%"
+					        "s\","
+					        "result=\"%s\"} %llu\n",
+					        p->name,
+					        lull_rekey_reason_name((lull_rekey_reason)r),
+					        hs_results[k],
+					        (unsigned long long)get(&p->handshakes[r][k]));
+	}
+	fprintf(f, "# HELP lull_peer_bytes_total Application bytes by authorized peer.\n"
+	           "# TYPE lull_peer_bytes_total counter\n");
+	for (unsigned i = 0; i <= METRICS_PEERS_MAX; i++) {
+		if (i >= n && i != METRICS_PEERS_MAX)
+			continue;
+		metrics_peer *p = &peers.slot[i];
+		if (i == METRICS_PEERS_MAX && !get(&p->bytes[0]) && !get(&p->bytes[1]))
+			continue;
+		fprintf(f, "lull_peer_bytes_total{peer=\"%s\",direction=\"received\"} %llu\n",
+		        p->name, (unsigned long long)get(&p->bytes[0]));
+		fprintf(f, "lull_peer_bytes_total{peer=\"%s\",direction=\"sent\"} %llu\n", p->name,
+		        (unsigned long long)get(&p->bytes[1]));
+	}
 }
 
 static void header(FILE *f, const char *name, const char *type, const char *help)
@@ -219,6 +317,8 @@ void metrics_write(FILE *f, const metrics_gauges *g)
 	gauge1(f, "lull_streams_open", "Streams open now (carried TCP connections).", g->streams);
 	gauge1(f, "lull_handshakes_pending", "Links waiting for their first handshake.",
 	       g->handshakes_pending);
+	if (atomic_load(&peers.enabled))
+		write_peers(f);
 	header(f, "lull_build_info", "gauge", "The running version; always 1.");
 	fprintf(f, "lull_build_info{version=\"%s\",protocol=\"%d\"} 1\n", lull_version(),
 	        LULL_PROTOCOL_VERSION);

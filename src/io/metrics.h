@@ -17,8 +17,23 @@
 void metrics_event(const lull_event *ev);
 /* Count one connection the per-source budget refused. */
 void metrics_source_throttled(void);
-/* Count n bytes of application data; dir is enum link_dir. */
-void metrics_bytes(int dir, uint64_t n);
+/* Count n bytes of application data; dir is enum link_dir; peer: the
+ * link's metrics_peer_get slot or NULL. */
+typedef struct metrics_peer metrics_peer;
+void metrics_bytes(metrics_peer *peer, int dir, uint64_t n);
+
+/*
+ * The optional per-peer breakdown (--metrics-peers): lull_peer_*_total
+ * series labelled with the authorized name, beside the totals.  Off by
+ * default.  At most METRICS_PEERS_MAX names get their own series; later
+ * ones are counted under peer="other", so an authorized file cannot grow
+ * the scrape without bound.
+ */
+void metrics_peers_enable(void);
+/* The slot for an authorized name (NULL when the breakdown is off). */
+metrics_peer *metrics_peer_get(const char *name);
+/* A handshake of a named peer completed (ok) or failed. */
+void metrics_peer_handshake(metrics_peer *peer, lull_rekey_reason reason, int ok);
 
 /* What is open now, counted by the caller at scrape time. */
 typedef struct metrics_gauges {

@@ -20,7 +20,7 @@ echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"
 start_echo echo
 # shellcheck disable=SC2086
-start_server server "$ECHO_PORT" "$T/authorized" $HB --status 127.0.0.1:0
+start_server server "$ECHO_PORT" "$T/authorized" $HB --status 127.0.0.1:0 --metrics-peers
 ST=$(sed -n 's/.*event=status_listening addr=//p' "$T/server.log")
 [ -n "$ST" ] || fail "no status_listening line"
 # shellcheck disable=SC2086
@@ -133,6 +133,13 @@ want "$S" 'lull_handshake_duration_seconds_count' 3
 want "$S" 'lull_handshake_duration_seconds_bucket{le="+Inf"}' 3
 want "$S" 'lull_links_open' 0
 want "$S" 'lull_handshakes_pending' 0
+# --metrics-peers: the same by authorized name (every handshake here is
+# alice's); the client has no such breakdown.
+want "$S" 'lull_peer_handshakes_total{peer="alice",reason="initial",result="ok"}' 2
+want "$S" 'lull_peer_handshakes_total{peer="alice",reason="idle",result="ok"}' 1
+want "$S" 'lull_peer_bytes_total{peer="alice",direction="received"}' 32790
+want "$S" 'lull_peer_bytes_total{peer="alice",direction="sent"}' 32790
+grep -q "^lull_peer_" "$C" && fail "client has per-peer series"
 want "$C" 'lull_handshakes_total{reason="initial",result="ok"}' 1
 want "$C" 'lull_handshakes_total{reason="idle",result="ok"}' 1
 want "$C" 'lull_bytes_total{direction="sent"}' 32768
