@@ -17,7 +17,7 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "engine_harness.h"
 
-#include "cli/keyfile.h"
+#include "support/keyfile.h"
 
 #define SEED_MAX 4096
 

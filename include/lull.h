@@ -218,6 +218,7 @@ typedef enum lull_close_reason {
 	LULL_CLOSE_BUSY = 14,
 	LULL_CLOSE_INTERNAL_ERROR = 15,
 	LULL_CLOSE_TARGET_UNREACHABLE = 16, /* daemon: the server could not reach its target */
+	LULL_CLOSE_TRANSPORT_LOST = 17, /* local only: the transport ended without a close frame */
 	LULL_CLOSE_REASON_COUNT
 } lull_close_reason;
 

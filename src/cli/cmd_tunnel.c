@@ -12,11 +12,11 @@
 
 #include "../io/daemon.h"
 #include "../io/limits.h"
-#include "authfile.h"
+#include "../support/authfile.h"
 #include "commands.h"
 #include "help.h"
-#include "keyfile.h"
-#include "log.h"
+#include "../support/keyfile.h"
+#include "../support/log.h"
 #include "options.h"
 #include "parse.h"
 

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "../io/limits.h"
-#include "keyfile.h"
-#include "log.h"
+#include "../support/keyfile.h"
+#include "../support/log.h"
 #include "parse.h"
 
 enum opt_type {

@@ -11,12 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../io/role.h"
 #include "lull.h"
-
-enum tunnel_role {
-	ROLE_SERVER = 1,
-	ROLE_CLIENT = 2,
-};
 
 typedef struct tunnel_opts {
 	enum tunnel_role role;

@@ -24,14 +24,14 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
-#include "../cli/commands.h"
-#include "../cli/log.h"
+#include "../support/log.h"
 #include "limits.h"
 #include "worker.h"
 
@@ -160,7 +160,7 @@ static void listen_failed(const net_addr *a, const char *why)
 {
 	char addr[ADDR_TEXT_MAX_BYTES], q[CLI_ERR_BYTES + 16];
 	net_addr_text(a, addr, sizeof(addr));
-	cli_error("--listen %s: %s", addr, why);
+	fprintf(stderr, "lull: --listen %s: %s\n", addr, why);
 	log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
 	        log_quote(q, sizeof(q), why));
 }
@@ -280,7 +280,8 @@ int daemon_run(daemon_params *dp)
 		if (r != 0) {
 			log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s", inited,
 			        uv_err_name(r));
-			cli_error("cannot start worker %u: %s", inited, uv_strerror(r));
+			fprintf(stderr, "lull: cannot start worker %u: %s\n", inited,
+			        uv_strerror(r));
 			rc = 1;
 			inited++;
 			break;
@@ -303,7 +304,8 @@ int daemon_run(daemon_params *dp)
 		if (r != 0) {
 			log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
 			        uv_err_name(r < 0 ? r : -r));
-			cli_error("cannot start the main loop: %s", uv_strerror(r < 0 ? r : -r));
+			fprintf(stderr, "lull: cannot start the main loop: %s\n",
+			        uv_strerror(r < 0 ? r : -r));
 			rc = 1;
 		}
 	}

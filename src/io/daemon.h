@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../cli/authfile.h"
-#include "../cli/options.h"
+#include "../support/authfile.h"
+#include "role.h"
 #include "lull.h"
 #include "net.h"
 

@@ -12,6 +12,8 @@
 #ifndef LULL_IO_LIMITS_H
 #define LULL_IO_LIMITS_H
 
+#include "../support/text_limits.h"
+
 /* One plain read becomes one message; matching the engine's record payload
  * (16 KiB) lets every message travel as one record, never reassembled. */
 #define PLAIN_READ_BYTES (16u << 10)
@@ -60,13 +62,5 @@
 #define ACCEPT_RETRY_MS    100u
 #define WORKER_MAX_THREADS 256u
 #define LISTEN_BACKLOG     1024
-
-/* Text limits. */
-#define CLI_ERR_BYTES       512u  /* one error message, without the "lull: " prefix */
-#define CLI_LINE_MAX_BYTES  4096u /* one line of a config or authorized file */
-#define KEY_FILE_MAX_BYTES  128u  /* a key file is one base64 line (44 chars + newline) */
-#define KEY_BASE64_CHARS    44u   /* base64 of LULL_KEY_BYTES with padding */
-#define LOG_LINE_MAX_BYTES  1024u /* one log line, truncated beyond */
-#define ADDR_TEXT_MAX_BYTES 64u   /* "[v6addr]:port" as text */
 
 #endif /* LULL_IO_LIMITS_H */

@@ -52,7 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/log.h"
+#include "../support/log.h"
 #include "limits.h"
 
 typedef struct side {

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/keyfile.h"
-#include "../cli/log.h"
+#include "../support/keyfile.h"
+#include "../support/log.h"
 #include "limits.h"
 #include "tunnel.h"
 

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/keyfile.h"
+#include "support/keyfile.h"
 #include "cli/parse.h"
 #include "conn.h"
 #include "record.h"
