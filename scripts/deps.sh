@@ -6,7 +6,10 @@ set -eu
 
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for pkg in cmake make gcc clang pkg-config libssl-dev libuv1-dev valgrind clang-format; do
+# redis-server, redis-tools, netcat-openbsd, socat: real programs the
+# integration tests carry through a link (tests/integration/it_real_*.sh).
+for pkg in cmake make gcc clang pkg-config libssl-dev libuv1-dev valgrind clang-format \
+	redis-server redis-tools netcat-openbsd socat; do
 	have_pkg "$pkg" || need="$need $pkg"
 done
 [ -z "$need" ] && exit 0

@@ -34,6 +34,8 @@
 
 #include "wire.h"
 
+static void link_closed_now(lull_mux *m);
+
 /* ---- Frames ------------------------------------------------------------ */
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -535,7 +537,8 @@ lull_err lull_mux_flush(lull_mux *m, uint64_t now_ms)
 	}
 	size_t queued_before = m->queued;
 	lull_err err = LULL_OK;
-	while (m->resets_head && !engine_full(m)) {
+	m->flushing++;
+	while (m->resets_head && !engine_full(m) && !m->closed) {
 		mux_reset *r = m->resets_head;
 		err = send_control(m, now_ms, LULL_STREAM_RESET, r->id, r->reason);
 		if (err != LULL_OK)
@@ -553,11 +556,16 @@ lull_err lull_mux_flush(lull_mux *m, uint64_t now_ms)
 		m->ring = s->rr_next;
 		if (!has_work(s))
 			ring_remove(m, s);
-		if (err == LULL_OK) {
+		if (m->closed)
+			break;
+		if (err == LULL_OK)
 			settle(m, s);
-			if (m->closed)
-				break;
-		}
+	}
+	m->flushing--;
+	if (m->close_deferred && !m->flushing) {
+		m->close_deferred = false;
+		link_closed_now(m);
+		return LULL_ERR_CLOSED;
 	}
 	if (err == LULL_ERR_WOULD_BLOCK)
 		err = LULL_OK; /* the rest waits for the engine's room */
@@ -630,6 +638,18 @@ void lull_mux_link_closed(lull_mux *m)
 	if (!m || m->closed)
 		return;
 	m->closed = true;
+	if (m->flushing) {
+		/* The engine closed inside one of flush's sends: the stream
+		 * being visited must outlive that visit.  flush() ends the
+		 * streams when it unwinds. */
+		m->close_deferred = true;
+		return;
+	}
+	link_closed_now(m);
+}
+
+static void link_closed_now(lull_mux *m)
+{
 	/* One at a time from the table, each forgotten before its event. */
 	for (size_t i = 0; i < m->n_buckets; i++) {
 		while (m->buckets[i]) {
@@ -694,12 +714,21 @@ lull_err lull_mux_set_user(lull_mux *m, uint32_t id, void *stream_user)
 	return LULL_OK;
 }
 
-size_t lull_mux_write_room(const lull_mux *m, uint32_t id)
+size_t lull_mux_write_room(lull_mux *m, uint32_t id)
 {
 	if (!m || m->closed)
 		return 0;
-	const mux_stream *s = find(m, id);
-	return s ? room_of(m, s) : 0;
+	mux_stream *s = find(m, id);
+	if (!s)
+		return 0;
+	size_t room = room_of(m, s);
+	if (room == 0 && !s->fin_wanted) {
+		/* The caller will wait for room: it must hear when it comes. */
+		s->blocked = true;
+		if (m->queued >= m->cfg.link_send_bytes)
+			m->link_blocked = true;
+	}
+	return room;
 }
 
 lull_err lull_mux_write(lull_mux *m, uint64_t now_ms, uint32_t id, const uint8_t *data, size_t len,

@@ -83,6 +83,8 @@ struct lull_mux {
 	bool is_client;
 	bool closed;
 	bool in_event;
+	bool close_deferred; /* the link closed during a flush: end streams after it */
+	unsigned flushing;   /* depth of lull_mux_flush calls under way */
 	lull_mux_config cfg;
 	lull_stream_event_fn on_event;
 	void *user;

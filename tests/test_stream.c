@@ -207,7 +207,7 @@ static void test_link_send_cap(void)
 	lull_mux_config_default(&cm);
 	cm.link_send_bytes = 100000;
 	mux_pair *mp = mp_new(NULL, NULL, &cm, NULL);
-	uint32_t a = open_stream(mp), b = open_stream(mp);
+	uint32_t a = open_stream(mp), b = open_stream(mp), c = open_stream(mp);
 	mp_pump(mp);
 	/* Nothing leaves the client: the engine fills, then the queues. */
 	mp->p.hold_client_output = true;
@@ -221,11 +221,15 @@ static void test_link_send_cap(void)
 	        lull_mux_write(mp->client.mux, mp->p.now, b, (const uint8_t *)"x", 1, &(size_t){0}),
 	        LULL_ERR_WOULD_BLOCK);
 	CHECK(off_a < LULL_STREAM_INITIAL_WINDOW_BYTES);
-	/* Once the link drains, both hear they may write again. */
+	/* Asking for room and getting none is enough to be told (a reader
+	 * that stops reading its socket never calls write). */
+	CHECK(lull_mux_write_room(mp->client.mux, c) == 0);
+	/* Once the link drains, all three hear they may write again. */
 	mp->p.hold_client_output = false;
 	mp_pump(mp);
 	CHECK(mp_count(&mp->client, LULL_STREAM_EV_WRITABLE, b) == 1);
 	CHECK(mp_count(&mp->client, LULL_STREAM_EV_WRITABLE, a) == 1);
+	CHECK(mp_count(&mp->client, LULL_STREAM_EV_WRITABLE, c) == 1);
 	transfer_from(mp, &mp->client, a, &off_a, 1 << 20);
 	transfer(mp, &mp->client, b, 300000);
 	CHECK(mp->server.got[a] == 1 << 20 && mp->server.got[b] == 300000);

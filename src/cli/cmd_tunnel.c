@@ -63,6 +63,10 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.role = role;
 	dp.cfg = o.cfg;
 	dp.threads = o.threads;
+	dp.links = o.links;
+	dp.streams_per_link = o.streams_per_link;
+	dp.max_streams = o.max_streams;
+	dp.connect_timeout_ms = o.connect_timeout_ms;
 	dp.authorized_path = o.authorized;
 	int rc = EXIT_OK;
 	uint8_t priv[LULL_KEY_BYTES];

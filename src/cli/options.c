@@ -13,6 +13,8 @@
  */
 #include "options.h"
 
+#include "lull_stream.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -87,6 +89,23 @@ static const opt_def opts[] = {
          "Pre-shared key (lull genpsk); must match the server's entry. Mode 0600.", NULL},
         {"threads", OPT_U32, BOTH, OFF(threads), WORKER_MAX_THREADS, "N", "cores",
          "Event loops (one thread and one listening socket each); 0: one per core.", NULL},
+        {"links", OPT_U32, ROLE_CLIENT, OFF(links), MAX_LINKS_PER_WORKER, "N", "1",
+         "Links (lull connections to the server) each thread keeps up; new connections "
+         "go to the one with the fewest streams.",
+         NULL},
+        {"streams-per-link", OPT_U32, ROLE_CLIENT, OFF(streams_per_link), UINT32_MAX, "N", "0",
+         "0: links are long-lived and carry any number of streams. N: links are made on "
+         "demand and close after carrying N; 1 gives each connection its own handshake "
+         "and key.",
+         NULL},
+        {"max-streams", OPT_U32, BOTH, OFF(max_streams), LULL_STREAM_MAX_STREAMS_LIMIT, "N", "1024",
+         "Concurrent streams per link. Client: beyond it on every link, a connection waits "
+         "(see --connect-timeout). Server: a stream beyond it is reset (refused).",
+         NULL},
+        {"connect-timeout", OPT_MS32, BOTH, OFF(connect_timeout_ms), UINT32_MAX, "DURATION", "10s",
+         "TCP connects to the server or target give up after this; a connection accepted "
+         "while no link can take it waits this long, then gets a reset.",
+         NULL},
         {"heartbeat-interval", OPT_MS32, BOTH, OFF(cfg.heartbeat_interval_ms), UINT32_MAX,
          "DURATION", "60s",
          "The link is idle after this long without data; heartbeats are sent this often "
@@ -242,6 +261,9 @@ static void opts_defaults(enum tunnel_role role, tunnel_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->role = role;
 	lull_config_default(&o->cfg);
+	o->links = DEFAULT_LINKS_PER_WORKER;
+	o->max_streams = LULL_STREAM_DEFAULT_MAX_STREAMS;
+	o->connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	o->verbosity = LOG_LVL_INFO;
 }
 

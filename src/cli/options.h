@@ -25,7 +25,11 @@ typedef struct tunnel_opts {
 	char *server_pub; /* client: pinned server key, inline or a file */
 	char *psk_file;   /* client: optional PSK */
 	char *config_file;
-	uint32_t threads; /* 0: one per core */
+	uint32_t threads;          /* 0: one per core */
+	uint32_t links;            /* client: links kept up per worker */
+	uint32_t streams_per_link; /* client: 0 = no limit */
+	uint32_t max_streams;      /* per link */
+	uint32_t connect_timeout_ms;
 	bool syslog;
 	int verbosity; /* LOG_LVL_INFO + #-v - #-q */
 } tunnel_opts;

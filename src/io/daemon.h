@@ -26,8 +26,12 @@ typedef struct daemon_params {
 	const char *authorized_path; /* server */
 	auth_list auth;              /* server: the list at start-up */
 	unsigned threads;
-	unsigned max_tunnels; /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
-	unsigned max_pending; /* per worker: tunnels before their first handshake */
+	uint32_t links;              /* client: links kept up per worker */
+	uint32_t streams_per_link;   /* client: 0 = no limit; N = a link carries N, then closes */
+	uint32_t max_streams;        /* per link, both ends */
+	uint32_t connect_timeout_ms; /* TCP connects, and an application waiting for a link */
+	unsigned max_tunnels;        /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
+	unsigned max_pending;        /* per worker: tunnels before their first handshake */
 } daemon_params;
 
 /* Returns the exit status: 0 after a clean shutdown, 1 on failure. */

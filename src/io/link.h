@@ -46,6 +46,8 @@ typedef struct link_hooks {
 	void (*timer_late)(void *owner, uint64_t now_ms, uint64_t late_ms);
 	/* After each engine call (the server context may have made an SRK). */
 	void (*engine_done)(void *owner);
+	/* A stream socket was freed (the owner may be waiting to stop). */
+	void (*plain_gone)(void *owner);
 	/* Server: may one more target socket be opened now? */
 	bool (*admit_socket)(void *owner);
 } link_hooks;
@@ -60,6 +62,7 @@ typedef struct link_env {
 	struct plain *plains; /* every stream socket, for shutdown */
 	size_t n_plains;
 	size_t n_links;
+	size_t n_connecting; /* plains connecting their target */
 } link_env;
 
 uint64_t link_env_now(link_env *env);
@@ -73,8 +76,12 @@ struct link *link_accept(link_env *env, uv_stream_t *listener);
 void link_close(struct link *l, lull_close_reason reason);
 
 uint64_t link_id(const struct link *l);
-bool link_is_up(const struct link *l);     /* first handshake done, open */
+bool link_is_up(const struct link *l); /* first handshake done, open */
 bool link_is_closing(const struct link *l);
+bool link_was_up(const struct link *l); /* its first handshake completed once */
+/* It closed on an authentication or version failure: retrying will not
+ * help the connections waiting for it. */
+bool link_refused_us(const struct link *l);
 /* Streams it may still take: 0 if it is not up, at its cap, or spent. */
 size_t link_free_slots(const struct link *l);
 /* Streams not yet assigned of its streams_per_link budget (SIZE_MAX: no

@@ -29,9 +29,11 @@ void plain_open_target(link_env *env, struct link *l, uint32_t id);
 
 /* From the link: its mux's events for the stream p carries. */
 void plain_on_stream_event(plain *p, const lull_stream_event *ev);
-/* Server streams still connecting on l: fail those past their deadline;
- * returns the next deadline (UINT64_MAX: none). */
-uint64_t plain_connect_deadlines(link_env *env, struct link *l, uint64_t now_ms);
+/* Server streams still connecting on l: fail those past their deadline
+ * (RESET target_unreachable), and the earliest deadline of the others
+ * (UINT64_MAX: none). */
+void plain_expire_connects(link_env *env, struct link *l, uint64_t now_ms);
+uint64_t plain_next_connect_deadline(const link_env *env, const struct link *l);
 
 /* Daemon stopping: reset every stream socket still open. */
 void plain_reset_all(link_env *env);

@@ -13,10 +13,10 @@
 #include <uv.h>
 
 #include "daemon.h"
+#include "link.h"
+#include "plain.h"
 
 #define EVENT_COUNT_SLOTS 16 /* > the largest lull_event_type */
-
-struct tunnel;
 
 /* One kind of WARN line, at most once per WARN_RATE_LIMIT_MS. */
 typedef struct ratelimit {
@@ -40,9 +40,18 @@ typedef struct worker {
 	lull_server *srv; /* server role only */
 	uint8_t *readbuf; /* NET_READ_BYTES, shared by every read of this loop */
 
-	struct tunnel *tunnels;
-	size_t n_tunnels;
-	size_t n_pending; /* tunnels before their first handshake */
+	/* The links and streams of this loop (link.h, plain.h). */
+	link_params lp;
+	link_env env;
+	struct link *links;
+	size_t n_pending; /* links before their first handshake */
+	/* Client: applications waiting for a link, oldest first. */
+	plain *wait_head, *wait_tail;
+	size_t n_waiting;
+	uv_timer_t wait_timer;
+	/* Client: keeping dp->links links up; failures since one was up. */
+	uv_timer_t link_timer;
+	unsigned link_failures;
 	ratelimit refused_rl, accept_rl, late_rl;
 	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
 	bool stopping;
@@ -78,13 +87,6 @@ void worker_destroy(worker *w);
 /* Monotonic milliseconds of this loop (updated on each call). */
 uint64_t worker_now(worker *w);
 
-/* A tunnel's timer fired late_ms after its deadline (>= TIMER_LATE_WARN_MS):
- * one rate-limited WARN per worker. */
-void worker_note_timer_late(worker *w, uint64_t now_ms, uint64_t late_ms);
-/* A tunnel ended (all its handles closed). */
-void worker_tunnel_gone(worker *w);
-/* Re-arm the SRK timer if an SRK was created. */
-void worker_srk_update(worker *w);
 /* Log and count one engine event; conn 0 = the server context. */
 void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note);
 

@@ -2,8 +2,8 @@
 # A DATA record captured before an idle spell and replayed after it.
 #
 # Why decrypt_failed and not spoof: records carry no sequence number; the
-# AEAD nonce is the implicit per-key counter (§2).  The captured record was
-# sealed with seq 0; by the time it is replayed the server has received more
+# AEAD nonce is the implicit per-key counter (§2).  The captured record (the
+# first carrying data, after the stream's OPEN) was sealed with seq 1; by the time it is replayed the server has received more
 # records under that key (the data, then heartbeats) and expects a higher
 # seq, so the tag cannot verify and the server closes with decrypt_failed
 # before it ever asks whether the key was stale.  A spoof (§6.1, A8) is a
@@ -38,13 +38,13 @@ replay_case() {
 	start_echo sink$1 --mode sink
 	start_server server$1 "$ECHO_PORT" "$T/authorized" $HB
 	start_mitm mitm$1 "$SERVER_PORT" --trace \
-		--rule "dir=c2s type=DATA nth=1 capture=d1" --rule "$2"
-	start_client client$1 alice "$MITM_PORT" $HB
+		--rule "dir=c2s type=DATA nth=2 capture=d1" --rule "$2"
+	start_client client$1 alice "$MITM_PORT" $HB --streams-per-link 1
 	"$LOAD" --port "$CLIENT_PORT" --mode send --steps "$3" --seed 7 \
 		--timeout $((20 * SLOW)) >"$T/load$1.out" 2>&1
 	wait_for "$T/server$1.log" "event=closed" 5 || fail "case $1: server never closed"
 	grep -q "action=capture slot=d1" "$T/mitm$1.log" || fail "case $1: nothing captured"
-	grep -q "action=replay slot=d1 slot_len=4120" "$T/mitm$1.log" ||
+	grep -q "action=replay slot=d1 slot_len=4125" "$T/mitm$1.log" ||
 		fail "case $1: nothing replayed"
 	grep -q "peer=alice event=closed reason=$reason by_peer=0 epoch=$4" \
 		"$T/server$1.log" || fail "case $1: server did not close with $reason"
@@ -72,7 +72,7 @@ replay_case 2 "dir=c2s type=KEY_END nth=1 replay=d1" 4K,s2500,4K,s1000 2
 grep -q "event=handshake_started reason=idle epoch=2" "$T/client2.log" ||
 	fail "case 2: no idle rekey before the replay"
 pass "a data record replayed during the idle rekey (old key, epoch 2 begun): decrypt_failed"
-replay_case 3 "dir=c2s type=DATA nth=2 replay=d1" 4K,s2500,4K,s1000 2 protocol_error
+replay_case 3 "dir=c2s type=DATA nth=3 replay=d1" 4K,s2500,4K,s1000 2 protocol_error
 grep -q "event=handshake_done reason=idle epoch=2" "$T/client3.log" ||
 	fail "case 3: no idle rekey before the replay"
 grep -q "err=LULL_ERR_RETIRED_KEY" "$T/server3.log" || fail "case 3: not refused as a retired key"
