@@ -82,7 +82,7 @@ ECHO_PORT=$(cat "$T/echo.port")
 
 # shellcheck disable=SC2086 # POLICY is a list of words
 "$LULL" server --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO_PORT" --key "$T/server.key" \
-	--authorized "$T/authorized" --threads 2 $POLICY 2>"$T/server.log" &
+	--authorized "$T/authorized" --threads 2 -v $POLICY 2>"$T/server.log" &
 SERVER_PID=$!
 PIDS="$PIDS $SERVER_PID"
 wait_for "$T/server.log" "event=listening" 5
