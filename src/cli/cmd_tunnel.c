@@ -58,6 +58,12 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 		return r == OPTS_RUNTIME ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 
+	if (o.links == 0 || o.max_streams == 0) {
+		cli_error("--%s: must be at least 1", o.links == 0 ? "links" : "max-streams");
+		opts_free(&o);
+		return EXIT_USAGE;
+	}
+
 	daemon_params dp;
 	memset(&dp, 0, sizeof(dp));
 	dp.role = role;
