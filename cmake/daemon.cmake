@@ -12,7 +12,8 @@ find_package(Threads REQUIRED)
 
 # Everything but main(): linked by the binary and by the parser unit tests.
 file(GLOB LULL_DAEMON_SOURCES CONFIGURE_DEPENDS
-     ${CMAKE_SOURCE_DIR}/src/io/*.c ${CMAKE_SOURCE_DIR}/src/cli/*.c)
+     ${CMAKE_SOURCE_DIR}/src/io/*.c ${CMAKE_SOURCE_DIR}/src/support/*.c
+     ${CMAKE_SOURCE_DIR}/src/cli/*.c)
 list(REMOVE_ITEM LULL_DAEMON_SOURCES ${CMAKE_SOURCE_DIR}/src/cli/main.c)
 add_library(lull_daemon STATIC ${LULL_DAEMON_SOURCES})
 target_compile_options(lull_daemon PRIVATE ${LULL_WARNINGS})

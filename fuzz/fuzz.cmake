@@ -8,7 +8,8 @@
 # `make test` and under ASan.
 option(LULL_FUZZ "Build libFuzzer targets (clang only; see scripts/fuzz.sh)" OFF)
 
-set(LULL_FUZZ_ENGINE_TARGETS fuzz_frame fuzz_server_engine fuzz_client_engine fuzz_noise_read)
+set(LULL_FUZZ_ENGINE_TARGETS fuzz_frame fuzz_server_engine fuzz_client_engine fuzz_noise_read
+    fuzz_stream)
 # The CLI parsers live in lull_daemon (cmake/daemon.cmake).
 set(LULL_FUZZ_CLI_TARGETS fuzz_keyfile fuzz_config fuzz_authfile)
 # The PROXY header parser is the engine library's (src/proxy_proto.c).

@@ -5,7 +5,7 @@
  * list and a terminated "file:line: message"; an accepted list has valid,
  * unique names and unique keys, and copies exactly.
  */
-#include "cli/authfile.h"
+#include "support/authfile.h"
 #include "fuzz_cli_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

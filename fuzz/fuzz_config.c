@@ -9,7 +9,7 @@
  * values respect the maximum asked for.
  */
 #include "cli/options.h"
-#include "cli/parse.h"
+#include "support/parse.h"
 #include "fuzz_cli_file.h"
 
 static void parse_values(const uint8_t *data, size_t size)

@@ -9,7 +9,7 @@
  */
 #include <unistd.h>
 
-#include "cli/keyfile.h"
+#include "support/keyfile.h"
 #include "fuzz_util.h"
 
 #define KEY_TEXT 44 /* base64 of 32 bytes */

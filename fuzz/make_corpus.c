@@ -18,7 +18,7 @@
 #include "engine_harness.h"
 #include "proxy_proto.h"
 
-#include "cli/keyfile.h"
+#include "support/keyfile.h"
 
 #define SEED_MAX 4096
 
@@ -482,6 +482,78 @@ static void cli_seeds(void)
 	put_str("fuzz_authfile", "comments", "# nothing\n   \n\t# more\n");
 }
 
+/* ---- fuzz_stream: scripts over a mux pair (fuzz/fuzz_stream.c) ------- */
+
+enum {
+	FS_INJECT = 0,
+	FS_OPEN = 1,
+	FS_CWRITE = 2,
+	FS_SWRITE = 3,
+	FS_CFIN = 4,
+	FS_SFIN = 5,
+	FS_RESET = 6,
+	FS_STALL = 7,
+	FS_PUMP = 8,
+	FS_ADVANCE = 10,
+};
+
+static void stream_scripts(void)
+{
+	static const uint8_t cfgs[] = {0x00, 0x13, 0x5a, 0xff};
+	for (size_t c = 0; c < sizeof(cfgs); c++) {
+		char name[64];
+		script s = {{0}, 0};
+		/* Open three, data both ways past the windows, a stall, FINs in
+		 * both orders, a reset, an idle spell. */
+		sc(&s, 1, cfgs[c]);
+		for (int i = 0; i < 3; i++)
+			sc(&s, 2, FS_OPEN, 0);
+		sc(&s, 4, FS_CWRITE, 0, 0x40, 0x00);
+		sc(&s, 4, FS_SWRITE, 0, 0x20, 0x00);
+		sc(&s, 2, FS_STALL, 1);
+		sc(&s, 4, FS_CWRITE, 1, 0xff, 0xff);
+		sc(&s, 2, FS_PUMP, 0);
+		sc(&s, 4, FS_CWRITE, 2, 0x10, 0x00);
+		sc(&s, 2, FS_CFIN, 0);
+		sc(&s, 2, FS_PUMP, 0);
+		sc(&s, 2, FS_SFIN, 0);
+		sc(&s, 2, FS_SFIN, 2);
+		sc(&s, 2, FS_PUMP, 0);
+		sc(&s, 4, FS_ADVANCE, 0, 0x03, 0x00);
+		sc(&s, 2, FS_STALL, 1);
+		sc(&s, 3, FS_RESET, 2, 1);
+		sc(&s, 2, FS_CFIN, 2);
+		sc(&s, 2, FS_PUMP, 0);
+		snprintf(name, sizeof(name), "flow-cfg%02x", cfgs[c]);
+		put("fuzz_stream", name, s.b, s.len);
+	}
+	/* Each malformed frame of test_stream.c, after one open stream. */
+	static const char *const frames[] = {
+	        "0300000001",   "030000000103",       "020000000158", "050000000140000000",
+	        "0200000063aa", "01000000",           "0600000001",   "0100000000",
+	        "0200000001",   "050000000100000000", "0100000002",   "0100000001",
+	        "040000000103", "0100000003",         "0100000005",
+	};
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		script s = {{0}, 0};
+		sc(&s, 3, 0x00, FS_OPEN, 0);
+		sc(&s, 2, FS_PUMP, 0);
+		size_t n = strlen(frames[i]) / 2;
+		sc(&s, 3, FS_INJECT, 0, (int)n);
+		for (size_t k = 0; k < n; k++) {
+			unsigned v;
+			sscanf(frames[i] + 2 * k, "%2x", &v);
+			sc(&s, 1, (int)v);
+		}
+		sc(&s, 2, FS_PUMP, 0);
+		sc(&s, 4, FS_CWRITE, 0, 0x01, 0x00);
+		sc(&s, 2, FS_PUMP, 0);
+		char name[64];
+		snprintf(name, sizeof(name), "frame-%02zu", i);
+		put("fuzz_stream", name, s.b, s.len);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -519,6 +591,7 @@ int main(int argc, char **argv)
 	noise_seeds();
 	proxy_seeds();
 	cli_seeds();
+	stream_scripts();
 	printf("make_corpus: %u files in %s\n", n_written, outdir);
 	return 0;
 }

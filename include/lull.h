@@ -84,6 +84,13 @@ typedef enum lull_err {
 	LULL_ERR_HEARTBEAT_MISSED = 58,  /* heartbeat not acknowledged in time */
 	LULL_ERR_HEARTBEAT_MISSING = 59, /* client sent no heartbeat while idle */
 	LULL_ERR_SRK_POOL_FULL = 60,     /* the interval's replay set is full: handshake refused */
+
+	/* Streams over a link (lull_stream.h). */
+	LULL_ERR_STREAM_UNKNOWN = 70, /* frame for a stream id that was never opened */
+	LULL_ERR_STREAM_STATE = 71,   /* frame not allowed in the stream's state (e.g. FIN twice) */
+	LULL_ERR_FLOW_CONTROL = 72,   /* data past the stream's window */
+	LULL_ERR_WINDOW_OVERFLOW = 73, /* window credit past LULL_STREAM_WINDOW_LIMIT_BYTES */
+	LULL_ERR_STREAM_LIMIT = 74,    /* the link's cap on concurrent streams is reached */
 } lull_err;
 
 /* A sentence describing err; never NULL, also for unknown values. */
@@ -259,6 +266,7 @@ typedef enum lull_close_reason {
 	LULL_CLOSE_BUSY = 14,
 	LULL_CLOSE_INTERNAL_ERROR = 15,
 	LULL_CLOSE_TARGET_UNREACHABLE = 16, /* daemon: the server could not reach its target */
+	LULL_CLOSE_TRANSPORT_LOST = 17, /* local only: the transport ended without a close frame */
 	LULL_CLOSE_REASON_COUNT
 } lull_close_reason;
 

@@ -393,6 +393,24 @@ LULL_WARN=$(grep -c "level=warn\|level=error" "$T/lull-server.log" "$T/lull-clie
 	awk -F: '{s += $2} END {print s + 0}')
 fi
 
+# lull-spl1: the per-connection model through the same code
+# (--streams-per-link 1: a link, a handshake and a key per connection), to
+# show what long-lived links save on conn/s and idle memory.
+if want lull-spl1; then
+LSP=$(free_port)
+LCP=$(free_port)
+"$B/lull" server --listen "127.0.0.1:$LSP" --target "127.0.0.1:$TPORT" --key "$T/server.key" \
+	--authorized "$T/authorized" 2>"$T/lull1-server.log" &
+LS_PID=$!
+started $LS_PID
+"$B/lull" client --listen "127.0.0.1:$LCP" --server "127.0.0.1:$LSP" --key "$T/client.key" \
+	--server-pub "$T/server.pub" --streams-per-link 1 2>"$T/lull1-client.log" &
+LC_PID=$!
+started $LC_PID
+if wait_port "$LSP" && wait_port "$LCP"; then measure "lull-spl1" "$LCP" $LS_PID $LC_PID; fi
+stop $LC_PID $LS_PID
+fi
+
 # ---- The table -------------------------------------------------------------
 
 mkdir -p "$OUT"

@@ -1,6 +1,13 @@
 #!/bin/sh
 # demo.sh BUILD_DIR - a lull tunnel on loopback with a bursty workload.
 #
+# The client runs one thread and one link: every connection of the
+# workload is a stream on that one long-lived lull connection (stream_open
+# and stream_closed lines, shown with -v), the link goes idle with
+# heartbeats between bursts, and a new stream after an idle spell waits
+# for the idle rekey (handshake_started reason=idle right after its
+# stream_open) before its first byte.
+#
 # Generates keys in a temporary directory, starts an echo target, a lull
 # server and a lull client on free 127.0.0.1 ports with short demo
 # intervals (heartbeat every 2 s, rekey every 8 MiB), runs bursts, idle
@@ -75,7 +82,7 @@ ECHO_PORT=$(cat "$T/echo.port")
 
 # shellcheck disable=SC2086 # POLICY is a list of words
 "$LULL" server --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO_PORT" --key "$T/server.key" \
-	--authorized "$T/authorized" --threads 2 $POLICY 2>"$T/server.log" &
+	--authorized "$T/authorized" --threads 2 -v $POLICY 2>"$T/server.log" &
 SERVER_PID=$!
 PIDS="$PIDS $SERVER_PID"
 wait_for "$T/server.log" "event=listening" 5
@@ -83,7 +90,8 @@ SERVER_PORT=$(sed -n 's/.*event=listening .*addr=127\.0\.0\.1:\([0-9]*\).*/\1/p'
 
 # shellcheck disable=SC2086
 "$LULL" client --listen 127.0.0.1:0 --server "127.0.0.1:$SERVER_PORT" --key "$T/alice.key" \
-	--server-pub "$T/server.pub" --psk "$T/alice.psk" --threads 2 $POLICY 2>"$T/client.log" &
+	--server-pub "$T/server.pub" --psk "$T/alice.psk" --threads 1 --links 1 -v $POLICY \
+	2>"$T/client.log" &
 CLIENT_PID=$!
 PIDS="$PIDS $CLIENT_PID"
 wait_for "$T/client.log" "event=listening" 5
@@ -144,6 +152,12 @@ done
 [ "$SHORT" = 1 ] || sleep 3
 wait "$CHATTY_PID" || { FAILED=1; cat "$T/chatty.out"; }
 wait "$BULK_PID" || { FAILED=1; cat "$T/bulk.out"; }
+# The link idle past a heartbeat, then one more stream: its OPEN waits for
+# the idle rekey.
+say "idle link, then a new stream"
+sleep 4
+"$LOAD" --port "$CLIENT_PORT" --steps 4K --timeout 30 --quiet >"$T/late.out" 2>&1 ||
+	{ FAILED=1; cat "$T/late.out"; }
 if [ -n "$SPOOF_PID" ]; then
 	wait "$SPOOF_PID" || { FAILED=1; echo "demo: lull-spoof failed: $(cat "$T/spoof.out")"; }
 fi
@@ -190,6 +204,9 @@ for r in $(sed -n 's/.*event=closed reason=\([a-z_]*\).*/\1/p' "$T/client.log" "
 		"$(count "$T/server.log" "event=closed reason=$r ")"
 done
 printf '%-34s %17s\n' "application bytes (both ways)" "$(mib "$bytes")"
+printf '%-34s %8s %8s\n' "links (client handshakes initial)" \
+	"$(count "$T/client.log" "event=handshake_done reason=initial ")" "-"
+printf '%-34s %8s %8s\n' "streams carried" "$(count "$T/client.log" "event=stream_open")" "-"
 
 # The demo shows what it promises, or fails.
 check() {
@@ -202,6 +219,22 @@ check() {
 }
 echo
 check "$T/client.log" "event=heartbeat_sent" "heartbeats while idle"
+links=$(count "$T/client.log" "event=handshake_done reason=initial ")
+streams=$(count "$T/client.log" "event=stream_open")
+if [ "$links" = 1 ] && [ "$streams" -ge 5 ]; then
+	echo "ok   $streams streams on one link"
+else
+	echo "FAIL $streams streams on $links links" >&2
+	FAILED=1
+fi
+# The last stream's OPEN frame started the idle rekey (logged inside its
+# open, so on the line before its stream_open), before any of its data.
+last=$(sed -n '/event=stream_open/h; ${x;p}' "$T/client.log")
+prev=$(grep -B1 -F "$last" "$T/client.log" | head -n 1)
+case "$prev" in
+*"event=handshake_started reason=idle"*) echo "ok   a new stream after an idle spell waits for the idle rekey" ;;
+*) echo "FAIL before the last stream_open: $prev" >&2; FAILED=1 ;;
+esac
 check "$T/client.log" "event=handshake_done reason=idle" "idle rekey before data after an idle spell"
 check "$T/client.log" "event=handshake_done reason=bytes" "byte-threshold rekey"
 check "$T/server.log" "event=closed reason=shutdown" "clean shutdown with close frames"

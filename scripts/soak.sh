@@ -47,7 +47,7 @@ it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo echo
 start_server server "$ECHO_PORT" "$T/authorized" $POLICY
-start_client client alice "$SERVER_PORT" $POLICY
+start_client client alice "$SERVER_PORT" $POLICY --streams-per-link 1
 
 fds() {
 	ls "/proc/$1/fd" 2>/dev/null | wc -l

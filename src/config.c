@@ -200,6 +200,7 @@ static const char *const close_reason_names[LULL_CLOSE_REASON_COUNT] = {
         [LULL_CLOSE_BUSY] = "busy",
         [LULL_CLOSE_INTERNAL_ERROR] = "internal_error",
         [LULL_CLOSE_TARGET_UNREACHABLE] = "target_unreachable",
+        [LULL_CLOSE_TRANSPORT_LOST] = "transport_lost",
 };
 
 const char *lull_close_reason_name(lull_close_reason r)

@@ -51,6 +51,11 @@ static const struct err_row err_rows[] = {
         ROW(LULL_ERR_HEARTBEAT_MISSED, "heartbeat not acknowledged in time"),
         ROW(LULL_ERR_HEARTBEAT_MISSING, "peer sent no heartbeat while idle"),
         ROW(LULL_ERR_SRK_POOL_FULL, "too many handshakes in this interval"),
+        ROW(LULL_ERR_STREAM_UNKNOWN, "frame for a stream that was never opened"),
+        ROW(LULL_ERR_STREAM_STATE, "stream frame not allowed in the stream's state"),
+        ROW(LULL_ERR_FLOW_CONTROL, "stream data past the receive window"),
+        ROW(LULL_ERR_WINDOW_OVERFLOW, "stream window credit past the limit"),
+        ROW(LULL_ERR_STREAM_LIMIT, "too many concurrent streams on this link"),
 };
 
 #define N_ROWS (sizeof(err_rows) / sizeof(err_rows[0]))

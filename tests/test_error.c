@@ -40,6 +40,11 @@ static const lull_err all_codes[] = {
         LULL_ERR_HEARTBEAT_MISSED,
         LULL_ERR_HEARTBEAT_MISSING,
         LULL_ERR_SRK_POOL_FULL,
+        LULL_ERR_STREAM_UNKNOWN,
+        LULL_ERR_STREAM_STATE,
+        LULL_ERR_FLOW_CONTROL,
+        LULL_ERR_WINDOW_OVERFLOW,
+        LULL_ERR_STREAM_LIMIT,
 };
 
 int main(void)

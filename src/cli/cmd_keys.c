@@ -14,7 +14,7 @@
 #include "../io/limits.h"
 #include "commands.h"
 #include "help.h"
-#include "keyfile.h"
+#include "../support/keyfile.h"
 
 static int no_args(int argc, char **argv, const char *cmd)
 {

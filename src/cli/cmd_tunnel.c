@@ -12,13 +12,13 @@
 
 #include "../io/daemon.h"
 #include "../io/limits.h"
-#include "authfile.h"
+#include "../support/authfile.h"
 #include "commands.h"
 #include "help.h"
-#include "keyfile.h"
-#include "log.h"
+#include "../support/keyfile.h"
+#include "../support/log.h"
 #include "options.h"
-#include "parse.h"
+#include "../support/parse.h"
 
 static bool resolve(const char *opt, const char *text, bool listen, net_addr *out, char *remote,
                     size_t remote_cap, int *rc)
@@ -58,6 +58,12 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 		return r == OPTS_RUNTIME ? EXIT_RUNTIME : EXIT_USAGE;
 	}
 
+	if (o.links == 0 || o.max_streams == 0) {
+		cli_error("--%s: must be at least 1", o.links == 0 ? "links" : "max-streams");
+		opts_free(&o);
+		return EXIT_USAGE;
+	}
+
 	daemon_params dp;
 	memset(&dp, 0, sizeof(dp));
 	dp.role = role;
@@ -73,6 +79,10 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.budget.block_ms = SOURCE_BLOCK_PENALTIES * o.source_penalty_ms;
 	if (dp.budget.block_ms > cap)
 		dp.budget.block_ms = cap;
+	dp.links = o.links;
+	dp.streams_per_link = o.streams_per_link;
+	dp.max_streams = o.max_streams;
+	dp.connect_timeout_ms = o.connect_timeout_ms;
 	dp.authorized_path = o.authorized;
 	dp.reuseport = o.reuseport;
 	dp.proxy_protocol = o.proxy_protocol;

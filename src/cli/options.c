@@ -18,6 +18,8 @@
  */
 #include "options.h"
 
+#include "lull_stream.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -26,9 +28,9 @@
 #include <unistd.h>
 
 #include "../io/limits.h"
-#include "keyfile.h"
-#include "log.h"
-#include "parse.h"
+#include "../support/keyfile.h"
+#include "../support/log.h"
+#include "../support/parse.h"
 
 enum opt_type {
 	OPT_MS32,        /* duration, uint32_t ms */
@@ -105,6 +107,23 @@ static const opt_def opts[] = {
         {"target-proxy-protocol", OPT_BOOL, ROLE_SERVER, OFF(target_proxy_protocol), 0, NULL, "off",
          "Server: start each target connection with a PROXY v2 header: the client's address "
          "and, in TLV 0xE0, its name from --authorized.",
+         NULL},
+        {"links", OPT_U32, ROLE_CLIENT, OFF(links), MAX_LINKS_PER_WORKER, "N", "1",
+         "Links (lull connections to the server) each thread keeps up; new connections "
+         "go to the one with the fewest streams.",
+         NULL},
+        {"streams-per-link", OPT_U32, ROLE_CLIENT, OFF(streams_per_link), UINT32_MAX, "N", "0",
+         "0: links are long-lived and carry any number of streams. N: links are made on "
+         "demand and close after carrying N; 1 gives each connection its own handshake "
+         "and key.",
+         NULL},
+        {"max-streams", OPT_U32, BOTH, OFF(max_streams), LULL_STREAM_MAX_STREAMS_LIMIT, "N", "1024",
+         "Concurrent streams per link. Client: beyond it on every link, a connection waits "
+         "(see --connect-timeout). Server: a stream beyond it is reset (refused).",
+         NULL},
+        {"connect-timeout", OPT_MS32, BOTH, OFF(connect_timeout_ms), UINT32_MAX, "DURATION", "10s",
+         "TCP connects to the server or target give up after this; a connection accepted "
+         "while no link can take it waits this long, then gets a reset.",
          NULL},
         {"heartbeat-interval", OPT_MS32, BOTH, OFF(cfg.heartbeat_interval_ms), UINT32_MAX,
          "DURATION", "60s",
@@ -331,6 +350,9 @@ static void opts_defaults(enum tunnel_role role, tunnel_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->role = role;
 	lull_config_default(&o->cfg);
+	o->links = DEFAULT_LINKS_PER_WORKER;
+	o->max_streams = LULL_STREAM_DEFAULT_MAX_STREAMS;
+	o->connect_timeout_ms = CONNECT_TIMEOUT_MS;
 	o->verbosity = LOG_LVL_INFO;
 	o->handshake_load_per_s = SOURCE_LOAD_DEFAULT_PER_S;
 	o->source_penalty_ms = SOURCE_PENALTY_DEFAULT_MS;

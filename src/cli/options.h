@@ -11,12 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../io/role.h"
 #include "lull.h"
-
-enum tunnel_role {
-	ROLE_SERVER = 1,
-	ROLE_CLIENT = 2,
-};
 
 typedef struct tunnel_opts {
 	enum tunnel_role role;
@@ -35,13 +31,17 @@ typedef struct tunnel_opts {
 	bool reuseport;
 	bool proxy_protocol;
 	bool target_proxy_protocol;
-	char *status;     /* --status: unix:PATH or HOST:PORT, NULL: off */
-	uint32_t threads; /* 0: one per core */
+	char *status; /* --status: unix:PATH or HOST:PORT, NULL: off */
 	/* Server: the per-source handshake budget (io/source_budget.h). */
 	uint32_t handshake_load_per_s;
 	uint32_t source_penalty_ms;
 	uint32_t source_penalty_max_ms;
 	uint64_t secure_heap_bytes; /* SECURE_HEAP_AUTO, 0 (off) or a size */
+	uint32_t threads;           /* 0: one per core */
+	uint32_t links;             /* client: links kept up per worker */
+	uint32_t streams_per_link;  /* client: 0 = no limit */
+	uint32_t max_streams;       /* per link */
+	uint32_t connect_timeout_ms;
 	bool syslog;
 	bool metrics_peers; /* --metrics-peers */
 	int verbosity;      /* LOG_LVL_INFO + #-v - #-q */

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -33,8 +34,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "../cli/commands.h"
-#include "../cli/log.h"
+#include "../support/log.h"
 #include "limits.h"
 #include "metrics.h"
 #include "notify.h"
@@ -91,7 +91,7 @@ static bool status_start(daemon_state *d)
 	                                    sizeof(err));
 	if (!d->status_srv) {
 		char q[CLI_ERR_BYTES + 16];
-		cli_error("--status %s: %s", dp->status_addr, err);
+		fprintf(stderr, "lull: --status %s: %s\n", dp->status_addr, err);
 		if (!log_to_stderr())
 			log_msg(LOG_LVL_ERROR, "event=status_failed addr=%s err=%s",
 			        dp->status_addr, log_quote(q, sizeof(q), err));
@@ -219,7 +219,7 @@ static void listen_failed(const net_addr *a, const char *why)
 {
 	char addr[ADDR_TEXT_MAX_BYTES], q[CLI_ERR_BYTES + 16];
 	net_addr_text(a, addr, sizeof(addr));
-	cli_error("--listen %s: %s", addr, why);
+	fprintf(stderr, "lull: --listen %s: %s\n", addr, why);
 	if (!log_to_stderr())
 		log_msg(LOG_LVL_ERROR, "event=listen_failed addr=%s err=%s", addr,
 		        log_quote(q, sizeof(q), why));
@@ -390,7 +390,8 @@ int daemon_run(daemon_params *dp)
 			if (!log_to_stderr())
 				log_msg(LOG_LVL_ERROR, "event=start_failed worker=%u err=%s",
 				        inited, uv_err_name(r));
-			cli_error("cannot start worker %u: %s", inited, uv_strerror(r));
+			fprintf(stderr, "lull: cannot start worker %u: %s\n", inited,
+			        uv_strerror(r));
 			rc = 1;
 			inited++;
 			break;
@@ -414,7 +415,8 @@ int daemon_run(daemon_params *dp)
 			if (!log_to_stderr())
 				log_msg(LOG_LVL_ERROR, "event=start_failed err=%s what=main_loop",
 				        uv_err_name(r < 0 ? r : -r));
-			cli_error("cannot start the main loop: %s", uv_strerror(r < 0 ? r : -r));
+			fprintf(stderr, "lull: cannot start the main loop: %s\n",
+			        uv_strerror(r < 0 ? r : -r));
 			rc = 1;
 		}
 	}

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../cli/authfile.h"
-#include "../cli/options.h"
+#include "../support/authfile.h"
+#include "role.h"
 #include "lull.h"
 #include "net.h"
 #include "source_budget.h"
@@ -36,6 +36,10 @@ typedef struct daemon_params {
 	unsigned threads;
 	source_budget_params budget; /* server: per-source handshake budget */
 	uint64_t secure_heap_bytes;  /* SECURE_HEAP_AUTO, 0 (off) or a size */
+	uint32_t links;              /* client: links kept up per worker */
+	uint32_t streams_per_link;   /* client: 0 = no limit; N = a link carries N, then closes */
+	uint32_t max_streams;        /* per link, both ends */
+	uint32_t connect_timeout_ms; /* TCP connects, and an application waiting for a link */
 	unsigned max_tunnels;        /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
 	unsigned max_pending;        /* per worker: tunnels before their first handshake */
 } daemon_params;

@@ -2,32 +2,39 @@
  * limits.h - every constant of the daemon and CLI, with its unit, in one
  * place.  The engine's own limits live in include/lull.h.
  *
- * The buffer caps together bound what one tunnel may hold, whatever the
+ * The buffer caps together bound what one link may hold, whatever the
  * peers do: one read buffer per worker, at most NET_WRITE_QUEUE_BYTES (plus
- * one chunk of engine output) queued towards the lull peer, at most
- * PLAIN_WRITE_QUEUE_BYTES plus the messages of one transport read queued
- * towards the application, one stashed plain read, and what the engine
- * itself bounds (LULL_SEND_BUFFER_BYTES, one message in reassembly).
+ * one chunk of engine output) queued towards the lull peer, what the
+ * engine bounds (LULL_SEND_BUFFER_BYTES, one message in reassembly), and
+ * per stream at most its window queued towards its socket and its credit
+ * queued in the mux (include/lull_stream.h: the link-wide caps).
  */
 #ifndef LULL_IO_LIMITS_H
 #define LULL_IO_LIMITS_H
 
-/* One plain read becomes one message; matching the engine's record payload
- * (16 KiB) lets every message travel as one record, never reassembled. */
-#define PLAIN_READ_BYTES (16u << 10)
+#include "../support/text_limits.h"
+
 /* One transport read, shared per worker (reads are consumed synchronously). */
 #define NET_READ_BYTES (64u << 10)
 
-/* Stop reading the plain socket while more than this is queued to the lull
- * socket (engine output included); resume below half of it. */
+/* Engine output moves to a link's socket while less than this waits
+ * there; the streams' own queues are bounded by their credit
+ * (include/lull_stream.h), so a link's socket is never left unread. */
 #define NET_WRITE_QUEUE_BYTES (512u << 10)
-/* Stop reading the lull socket while more than this is queued to the plain
- * socket; resume below half of it. */
-#define PLAIN_WRITE_QUEUE_BYTES (512u << 10)
 
 /* A TCP connect (to the lull server or to the target) that has not
- * completed by then is abandoned. */
+ * completed by then is abandoned, and an application accepted while no
+ * link could take it waits this long for one, then gets an RST
+ * (--connect-timeout). */
 #define CONNECT_TIMEOUT_MS 10000u
+/* Client: links kept up per worker thread (--links). */
+#define DEFAULT_LINKS_PER_WORKER 1u
+#define MAX_LINKS_PER_WORKER     1024u
+/* Client: a link that failed is replaced after a delay drawn from
+ * [d/2, d], d doubling from RECONNECT_MIN_MS per failure up to
+ * RECONNECT_MAX_MS; a link that was up and is lost, at once. */
+#define RECONNECT_MIN_MS 200u
+#define RECONNECT_MAX_MS 30000u
 /* Once a tunnel is closing, its sockets get this long to flush and see the
  * peer's FIN before they are closed regardless. */
 #define CLOSE_LINGER_MS 3000u
@@ -81,14 +88,6 @@
 #define ACCEPT_RETRY_MS    100u
 #define WORKER_MAX_THREADS 256u
 #define LISTEN_BACKLOG     1024
-
-/* Text limits. */
-#define CLI_ERR_BYTES       512u  /* one error message, without the "lull: " prefix */
-#define CLI_LINE_MAX_BYTES  4096u /* one line of a config or authorized file */
-#define KEY_FILE_MAX_BYTES  128u  /* a key file is one base64 line (44 chars + newline) */
-#define KEY_BASE64_CHARS    44u   /* base64 of LULL_KEY_BYTES with padding */
-#define LOG_LINE_MAX_BYTES  1024u /* one log line, truncated beyond */
-#define ADDR_TEXT_MAX_BYTES 64u   /* "[v6addr]:port" as text */
 
 /* The --status HTTP server (status_http.c). */
 #define STATUS_MAX_CLIENTS 16u /* concurrent scrapers and lull status */

@@ -32,6 +32,7 @@ struct link_stat {
 	metrics_peer *peer_metrics;
 	_Atomic uint64_t bytes[2];
 	_Atomic uint64_t last_data_ms;
+	_Atomic unsigned streams;
 };
 
 int linkstat_registry_init(linkstat_registry *r, unsigned worker, uint64_t idle_after_ms)
@@ -142,6 +143,12 @@ void linkstat_bytes(link_stat *s, enum link_dir dir, uint64_t n, uint64_t now_ms
 	atomic_store_explicit(&s->last_data_ms, now_ms, memory_order_relaxed);
 }
 
+void linkstat_streams(link_stat *s, unsigned n)
+{
+	if (s)
+		atomic_store_explicit(&s->streams, n, memory_order_relaxed);
+}
+
 unsigned linkstat_foreach(linkstat_registry *r, uint64_t now_ms,
                           void (*fn)(void *ctx, const link_info *li), void *ctx)
 {
@@ -164,7 +171,9 @@ unsigned linkstat_foreach(linkstat_registry *r, uint64_t now_ms,
 		li.bytes[1] = atomic_load_explicit(&s->bytes[1], memory_order_relaxed);
 		uint64_t total = li.bytes[0] + li.bytes[1];
 		li.bytes_since_rekey = total >= s->bytes_at_rekey ? total - s->bytes_at_rekey : 0;
-		li.streams = s->state == LINK_CLOSED ? 0 : 1; /* one stream per link, today */
+		li.streams = s->state == LINK_CLOSED
+		                     ? 0
+		                     : atomic_load_explicit(&s->streams, memory_order_relaxed);
 		uint64_t active =
 		        li.last_data_ms > li.handshake_ms ? li.last_data_ms : li.handshake_ms;
 		li.idle = li.state == LINK_READY && now_ms >= active + r->idle_after_ms;

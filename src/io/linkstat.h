@@ -70,6 +70,9 @@ void linkstat_close(linkstat_registry *r, link_stat *s);
 void linkstat_event(linkstat_registry *r, link_stat *s, const lull_event *ev);
 void linkstat_bytes(link_stat *s, enum link_dir dir, uint64_t n, uint64_t now_ms);
 
+/* The streams the link carries now (worker thread). */
+void linkstat_streams(link_stat *s, unsigned n);
+
 /* Call fn with a snapshot of every link, under the lock (fn must not
  * block); returns how many. */
 unsigned linkstat_foreach(linkstat_registry *r, uint64_t now_ms,

@@ -16,7 +16,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "../cli/log.h"
+#include "../support/log.h"
 
 static void send_state(const char *state)
 {

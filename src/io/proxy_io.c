@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/log.h"
+#include "../support/log.h"
 #include "limits.h"
 #include "net.h"
 
@@ -33,16 +33,16 @@ struct proxy_io {
 	proxy_addrs addrs;
 };
 
-bool proxy_io_attach(proxy_io **px, const daemon_params *dp)
+bool proxy_io_attach(proxy_io **px, bool header_in, bool header_out)
 {
 	*px = NULL;
-	if (!dp->proxy_protocol && !dp->target_proxy_protocol)
+	if (!header_in && !header_out)
 		return true;
 	proxy_io *p = calloc(1, sizeof(*p));
 	if (!p)
 		return false;
-	p->send_target = dp->target_proxy_protocol;
-	if (dp->proxy_protocol) {
+	p->send_target = header_out;
+	if (header_in) {
 		p->parser = malloc(sizeof(*p->parser));
 		if (!p->parser) {
 			free(p);

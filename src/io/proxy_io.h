@@ -15,15 +15,15 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "daemon.h"
 #include "net.h"
 #include "../proxy_proto.h"
 
 typedef struct proxy_io proxy_io;
 
-/* A new tunnel's state when dp asks for either option (else *px stays
- * NULL).  False: out of memory. */
-bool proxy_io_attach(proxy_io **px, const daemon_params *dp);
+/* A new link's state when either option is on (header_in: --proxy-protocol,
+ * header_out: --target-proxy-protocol; else *px stays NULL).  False: out of
+ * memory. */
+bool proxy_io_attach(proxy_io **px, bool header_in, bool header_out);
 
 void proxy_io_free(proxy_io *px);
 

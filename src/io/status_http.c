@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "../cli/parse.h"
+#include "../support/parse.h"
 #include "limits.h"
 #include "metrics.h"
 #include "net.h"

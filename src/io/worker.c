@@ -1,6 +1,8 @@
 /*
- * worker.c - one event loop per thread: its listening socket, its tunnels,
- * its lull_server (server role) and the SRK timer.
+ * worker.c - one event loop per thread: its listening socket, its links and
+ * their streams, admission, its lull_server (server role) and the SRK
+ * timer.  The worker owns the links; a link reports back only through the
+ * link_hooks set here.
  *
  * Invariants:
  *  - Everything here runs on the worker's own thread, except worker_init,
@@ -9,20 +11,27 @@
  *  - The SRK timer is armed at lull_server_tick's answer whenever an SRK is
  *    created (the pool creates them lazily during handshakes) and whenever
  *    it fires, so every SRK is erased on time even on a quiet server.
- *  - Stopping: the listener closes first, every tunnel is closed cleanly,
- *    and the loop ends when the last tunnel is freed (each tunnel's
- *    teardown is bounded by CLOSE_LINGER_MS).
+ *  - Client: dp->links links are kept up (streams_per_link 0); one that
+ *    fails or is lost is replaced after a jittered exponential backoff
+ *    (RECONNECT_MIN_MS doubling to RECONNECT_MAX_MS, drawn from [d/2, d]),
+ *    each failure logged at warn.  With streams_per_link N, links are made
+ *    on demand instead and each closes after carrying N streams.  An
+ *    application accepted while no link has a free slot waits, oldest
+ *    first, at most connect_timeout, then gets an RST.
+ *  - Stopping: the listener closes first, every link is closed (its
+ *    streams reset), waiting applications are reset, and the loop ends
+ *    when the last link and stream socket are freed (a link's teardown is
+ *    bounded by CLOSE_LINGER_MS).
  */
 #include "worker.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/keyfile.h"
-#include "../cli/log.h"
+#include "../support/keyfile.h"
+#include "../support/log.h"
 #include "limits.h"
 #include "metrics.h"
-#include "tunnel.h"
 
 uv_async_t *worker_reload_done;
 
@@ -44,8 +53,9 @@ uint64_t worker_now(worker *w)
 	return uv_now(&w->loop);
 }
 
-void worker_note_timer_late(worker *w, uint64_t now_ms, uint64_t late_ms)
+static void note_timer_late(void *owner, uint64_t now_ms, uint64_t late_ms)
 {
+	worker *w = owner;
 	uint64_t dropped = 0;
 	if (ratelimit_allow(&w->late_rl, now_ms, &dropped))
 		log_msg(LOG_LVL_WARN,
@@ -72,7 +82,10 @@ static enum log_level event_level(const lull_event *ev)
 		               : LOG_LVL_WARN;
 	case LULL_EV_SRK_CREATED:
 	case LULL_EV_SRK_ERASED:
-		return LOG_LVL_DEBUG;
+	case LULL_EV_HEARTBEAT_SENT:
+	case LULL_EV_HEARTBEAT_ACKED:
+	case LULL_EV_HEARTBEAT_RECEIVED:
+		return LOG_LVL_DEBUG; /* an idle link stays quiet at info */
 	default:
 		return LOG_LVL_INFO;
 	}
@@ -165,29 +178,269 @@ static void on_srk_timer(uv_timer_t *h)
 	srk_arm(h->data);
 }
 
-void worker_srk_update(worker *w)
+static void srk_update(void *owner)
 {
+	worker *w = owner;
 	if (w->srk_dirty)
 		srk_arm(w);
 }
 
-/* ---- Stop and reload ---------------------------------------------------- */
+/* ---- Links and waiting applications ------------------------------------- */
 
-/* The loop ends once it has no tunnel and the main thread has asked it to
- * stop: before that the main thread may still uv_async_send to wake. */
+static bool persistent_links(const worker *w)
+{
+	return w->dp->role == ROLE_CLIENT && w->dp->streams_per_link == 0;
+}
+
+static void on_wait_timer(uv_timer_t *h);
+
+static void wait_arm(worker *w)
+{
+	if (w->finished)
+		return;
+	if (!w->wait_head) {
+		uv_timer_stop(&w->wait_timer);
+		return;
+	}
+	uint64_t now = worker_now(w), d = plain_deadline(w->wait_head);
+	uv_timer_start(&w->wait_timer, on_wait_timer, d > now ? d - now : 0, 0);
+}
+
+static plain *wait_pop(worker *w)
+{
+	plain *p = w->wait_head;
+	if (!p)
+		return NULL;
+	w->wait_head = plain_wait_next(p);
+	if (!w->wait_head)
+		w->wait_tail = NULL;
+	plain_set_wait_next(p, NULL);
+	w->n_waiting--;
+	return p;
+}
+
+static void wait_push(worker *w, plain *p)
+{
+	plain_set_wait_next(p, NULL);
+	if (w->wait_tail)
+		plain_set_wait_next(w->wait_tail, p);
+	else
+		w->wait_head = p;
+	w->wait_tail = p;
+	w->n_waiting++;
+}
+
+/* The up link with the most free slots (fewest streams), or NULL. */
+static struct link *pick_link(worker *w)
+{
+	struct link *best = NULL;
+	size_t best_slots = 0;
+	for (struct link *l = w->links; l; l = link_next(l)) {
+		size_t slots = link_free_slots(l);
+		if (slots > best_slots) {
+			best = l;
+			best_slots = slots;
+		}
+	}
+	return best;
+}
+
+/* What the worker keeps about one of its links (link_owner_data). */
+typedef struct link_meta {
+	link_stat *stat; /* what /status shows; NULL if it could not be made */
+	source_key src;  /* server: the client the budget admitted */
+	bool has_src;
+} link_meta;
+
+/* l's record, made on first use (NULL: out of memory, nothing recorded). */
+static link_meta *meta_of(worker *w, struct link *l)
+{
+	link_meta *m = link_owner_data(l);
+	if (!m && (m = calloc(1, sizeof(*m))) != NULL) {
+		m->stat = linkstat_open(&w->linkstats, link_id(l), uv_now(&w->loop));
+		link_set_owner_data(l, m);
+	}
+	return m;
+}
+
+static void add_link(worker *w, struct link *l)
+{
+	(void)meta_of(w, l);
+	link_set_next(l, w->links);
+	w->links = l;
+}
+
+/* On demand (streams_per_link N): enough links coming up for the waiting. */
+static void links_on_demand(worker *w)
+{
+	if (persistent_links(w) || w->dp->role != ROLE_CLIENT || w->stopping)
+		return;
+	size_t coming = 0;
+	for (struct link *l = w->links; l; l = link_next(l))
+		if (!link_is_up(l) && !link_is_closing(l))
+			coming += link_budget_left(l);
+	while (coming < w->n_waiting) {
+		struct link *l = link_connect(&w->env);
+		if (!l)
+			return;
+		add_link(w, l);
+		coming += w->dp->streams_per_link;
+	}
+}
+
+/* Waiting applications onto links with free slots, oldest first. */
+static void drain_waiting(worker *w)
+{
+	while (w->wait_head && !w->stopping) {
+		struct link *l = pick_link(w);
+		if (!l)
+			break;
+		plain *p = wait_pop(w);
+		if (!plain_attach(p, l))
+			plain_refuse(p, LULL_STREAM_REFUSED);
+	}
+	links_on_demand(w);
+	wait_arm(w);
+}
+
+static void on_wait_timer(uv_timer_t *h)
+{
+	worker *w = h->data;
+	uint64_t now = worker_now(w);
+	while (w->wait_head && plain_deadline(w->wait_head) <= now)
+		plain_refuse(wait_pop(w), LULL_STREAM_CONNECT_TIMEOUT);
+	wait_arm(w);
+}
+
+static size_t live_links(worker *w)
+{
+	size_t n = 0;
+	for (struct link *l = w->links; l; l = link_next(l))
+		n += !link_is_closing(l);
+	return n;
+}
+
+/* Persistent links: bring the count back to dp->links. */
+static void on_link_timer(uv_timer_t *h)
+{
+	worker *w = h->data;
+	if (w->stopping || !persistent_links(w))
+		return;
+	for (size_t n = live_links(w); n < w->dp->links; n++) {
+		struct link *l = link_connect(&w->env);
+		if (!l)
+			break;
+		add_link(w, l);
+	}
+}
+
+/* Jittered exponential backoff: a delay drawn from [d/2, d]. */
+static uint64_t backoff_ms(unsigned failures)
+{
+	uint64_t d = RECONNECT_MIN_MS;
+	for (unsigned i = 1; i < failures && d < RECONNECT_MAX_MS; i++)
+		d *= 2;
+	if (d > RECONNECT_MAX_MS)
+		d = RECONNECT_MAX_MS;
+	uint32_t r = 0;
+	if (uv_random(NULL, NULL, &r, sizeof(r), 0, NULL) != 0)
+		r = (uint32_t)uv_hrtime();
+	return d / 2 + r % (d / 2 + 1);
+}
+
+static void hook_up(void *owner, struct link *l)
+{
+	worker *w = owner;
+	link_meta *m = link_owner_data(l);
+	if (m && m->has_src)
+		source_budget_completed(&w->budget, &m->src);
+	if (w->n_pending)
+		w->n_pending--;
+	w->link_failures = 0;
+	drain_waiting(w);
+}
+
+static void hook_stream_ended(void *owner, struct link *l)
+{
+	link_meta *m = link_owner_data(l);
+	if (m)
+		linkstat_streams(m->stat, (unsigned)link_stream_count(l));
+	drain_waiting(owner);
+}
+
+/* The loop ends once it has nothing left and the main thread has asked it
+ * to stop: before that the main thread may still uv_async_send to wake. */
 static void maybe_finish(worker *w)
 {
-	if (!w->stopping || !w->stop_seen || w->n_tunnels > 0 || w->finished)
+	if (!w->stopping || !w->stop_seen || w->env.n_links > 0 || w->env.n_plains > 0 ||
+	    w->finished)
 		return;
 	w->finished = true;
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->srk_timer, NULL);
 	uv_close((uv_handle_t *)&w->accept_retry, NULL);
+	uv_close((uv_handle_t *)&w->wait_timer, NULL);
+	uv_close((uv_handle_t *)&w->link_timer, NULL);
 }
 
-void worker_tunnel_gone(worker *w)
+static void hook_plain_gone(void *owner)
 {
-	w->n_tunnels--;
+	maybe_finish(owner);
+}
+
+static void hook_gone(void *owner, struct link *l)
+{
+	worker *w = owner;
+	if (w->links == l) {
+		w->links = link_next(l);
+	} else {
+		for (struct link *c = w->links; c; c = link_next(c)) {
+			if (link_next(c) == l) {
+				link_set_next(c, link_next(l));
+				break;
+			}
+		}
+	}
+	bool was_up = link_was_up(l);
+	if (!was_up && w->n_pending)
+		w->n_pending--;
+	link_meta *m = link_owner_data(l);
+	if (m) {
+		/* Gone before its first handshake completed: its source earns
+		 * a penalty (a message 1 flood looks exactly like this). */
+		if (!was_up && m->has_src)
+			source_budget_unfinished(&w->budget, &m->src, worker_now(w));
+		linkstat_close(&w->linkstats, m->stat);
+		free(m);
+		link_set_owner_data(l, NULL);
+	}
+	if (w->dp->role == ROLE_CLIENT && !w->stopping) {
+		if (!was_up)
+			w->link_failures++;
+		if (persistent_links(w) && link_refused_us(l)) {
+			/* Keys or versions do not match: the waiting connections
+			 * learn now, not at their timeout; the retries go on
+			 * (the server's authorized file may be reloaded). */
+			while (w->wait_head)
+				plain_refuse(wait_pop(w), LULL_STREAM_LINK_LOST);
+			wait_arm(w);
+		}
+		if (persistent_links(w)) {
+			uint64_t delay = was_up ? 0 : backoff_ms(w->link_failures);
+			log_msg(was_up ? LOG_LVL_INFO : LOG_LVL_WARN,
+			        "conn=%llu event=link_down server=%s failures=%u "
+			        "reconnect_in_ms=%llu",
+			        (unsigned long long)link_id(l), w->dp->remote_text,
+			        w->link_failures, (unsigned long long)delay);
+			uv_timer_start(&w->link_timer, on_link_timer, delay, 0);
+		} else if (!was_up) {
+			/* On demand: the application this link was for must not
+			 * wait for its timeout (no retry: nothing to keep up). */
+			for (uint32_t i = 0; i < w->dp->streams_per_link && w->wait_head; i++)
+				plain_refuse(wait_pop(w), LULL_STREAM_LINK_LOST);
+			wait_arm(w);
+		}
+	}
 	maybe_finish(w);
 }
 
@@ -197,10 +450,15 @@ static void begin_stop(worker *w)
 		return;
 	w->stopping = true;
 	uv_close((uv_handle_t *)&w->listener, NULL);
-	/* tunnel_shutdown never frees synchronously (frees come from close
+	uv_timer_stop(&w->link_timer);
+	uv_timer_stop(&w->wait_timer);
+	while (w->wait_head)
+		plain_refuse(wait_pop(w), LULL_STREAM_SHUTDOWN);
+	/* link_close never frees synchronously (frees come from close
 	 * callbacks), so walking the list is safe. */
-	for (struct tunnel *t = w->tunnels; t; t = tunnel_next(t))
-		tunnel_shutdown(t);
+	for (struct link *l = w->links; l; l = link_next(l))
+		link_close(l, LULL_CLOSE_SHUTDOWN);
+	plain_reset_all(&w->env);
 	maybe_finish(w);
 }
 
@@ -278,6 +536,80 @@ void worker_request_reload(worker *w, const auth_list *list, unsigned gen)
 
 /* ---- Life --------------------------------------------------------------- */
 
+static void on_refused_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void accept_now(worker *w, uv_stream_t *listener);
+
+static void on_accept_retry(uv_timer_t *h)
+{
+	worker *w = h->data;
+	if (!w->stopping)
+		accept_now(w, (uv_stream_t *)&w->listener);
+}
+
+/* Accept and close at once.  Until a connection is uv_accept()ed libuv
+ * stops watching the listener, so with no memory even for that, retry
+ * soon rather than stall the listener for good. */
+static void refuse(worker *w, uv_stream_t *listener, const char *why, size_t limit)
+{
+	uint64_t now = worker_now(w), dropped;
+	uv_tcp_t *h = malloc(sizeof(*h));
+	if (!h) {
+		uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+		why = "out_of_memory";
+	} else {
+		uv_tcp_init(&w->loop, h);
+		(void)uv_accept(listener, (uv_stream_t *)h);
+		uv_close((uv_handle_t *)h, on_refused_closed);
+	}
+	if (ratelimit_allow(&w->refused_rl, now, &dropped))
+		log_msg(LOG_LVL_WARN, "event=refused why=%s limit=%zu worker=%u suppressed=%llu",
+		        why, limit, w->index, (unsigned long long)dropped);
+}
+
+/* Server: a stream may open its target while sockets remain. */
+static bool hook_admit_socket(void *owner)
+{
+	worker *w = owner;
+	return w->env.n_links + w->env.n_plains < 2 * (size_t)w->dp->max_tunnels;
+}
+
+static void accept_now(worker *w, uv_stream_t *listener)
+{
+	const daemon_params *dp = w->dp;
+	if (dp->role == ROLE_SERVER) {
+		if (w->env.n_links >= dp->max_tunnels) {
+			refuse(w, listener, "too_many_connections", dp->max_tunnels);
+			return;
+		}
+		if (w->n_pending >= dp->max_pending) {
+			refuse(w, listener, "too_many_handshakes", dp->max_pending);
+			return;
+		}
+		struct link *l = link_accept(&w->env, listener);
+		if (!l) {
+			refuse(w, listener, "out_of_memory", dp->max_tunnels);
+			return;
+		}
+		add_link(w, l);
+		if (!link_was_up(l))
+			w->n_pending++;
+		return;
+	}
+	if (w->env.n_plains >= dp->max_tunnels) {
+		refuse(w, listener, "too_many_connections", dp->max_tunnels);
+		return;
+	}
+	plain *p = plain_accept(&w->env, listener);
+	if (!p)
+		return;
+	wait_push(w, p);
+	drain_waiting(w);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
 	worker *w = listener->data;
@@ -297,7 +629,106 @@ static void on_connection(uv_stream_t *listener, int status)
 		return;
 	}
 	if (!w->stopping)
-		tunnel_accept(w, listener);
+		accept_now(w, listener);
+}
+
+static void hook_log_event(void *owner, uint64_t conn, const lull_event *ev, const char *note)
+{
+	worker_log_event(owner, conn, ev, note);
+}
+
+static void hook_link_event(void *owner, struct link *l, const lull_event *ev)
+{
+	worker *w = owner;
+	link_meta *m = link_owner_data(l);
+	linkstat_event(&w->linkstats, m ? m->stat : NULL, ev);
+}
+
+static void hook_bytes(void *owner, struct link *l, int dir, size_t n)
+{
+	worker *w = owner;
+	link_meta *m = link_owner_data(l);
+	link_stat *s = m ? m->stat : NULL;
+	linkstat_bytes(s, dir ? LINK_SENT : LINK_RECEIVED, n, uv_now(&w->loop));
+	linkstat_streams(s, (unsigned)link_stream_count(l));
+}
+
+/*
+ * Server: whether the source budget lets this client start a handshake
+ * now.  A refusal closes the link before a byte is read; it earns no
+ * penalty of its own (the source is already penalized) and is logged
+ * rate-limited.
+ */
+static bool hook_admit_client(void *owner, struct link *l, const net_addr *client)
+{
+	worker *w = owner;
+	uint64_t now = worker_now(w);
+	source_key key;
+	if (!client->len || !source_key_from_sockaddr((const struct sockaddr *)&client->ss, &key))
+		return true;
+	if (source_budget_admit(&w->budget, &key, now)) {
+		link_meta *m = meta_of(w, l);
+		if (m) {
+			m->src = key;
+			m->has_src = true;
+		}
+		return true;
+	}
+	metrics_source_throttled();
+	uint64_t dropped;
+	if (ratelimit_allow(&w->throttled_rl, now, &dropped)) {
+		char text[ADDR_TEXT_MAX_BYTES] = "?";
+		net_addr_text(client, text, sizeof(text));
+		log_msg(LOG_LVL_WARN,
+		        "event=source_throttled from=%s penalty_ms=%llu refused_total=%llu "
+		        "worker=%u suppressed=%llu",
+		        text, (unsigned long long)source_budget_penalty_ms(&w->budget, &key, now),
+		        (unsigned long long)w->budget.refused_total, w->index,
+		        (unsigned long long)dropped);
+	}
+	return false;
+}
+
+/* What every link and stream of this loop reads, from the daemon's params. */
+static void env_init(worker *w)
+{
+	const daemon_params *dp = w->dp;
+	link_params *lp = &w->lp;
+	lp->server = dp->role == ROLE_SERVER;
+	lp->cfg = dp->cfg;
+	lull_mux_config_default(&lp->mux_cfg);
+	if (dp->max_streams)
+		lp->mux_cfg.max_streams = dp->max_streams;
+	if (!lp->server)
+		lp->key = dp->key; /* the server's lives in its lull_server only */
+	memcpy(lp->server_pub, dp->server_pub, sizeof(lp->server_pub));
+	lp->has_psk = dp->has_psk;
+	memcpy(lp->psk, dp->psk, sizeof(lp->psk));
+	lp->remote = dp->remote;
+	memcpy(lp->remote_text, dp->remote_text, sizeof(lp->remote_text));
+	lp->connect_timeout_ms =
+	        dp->connect_timeout_ms ? dp->connect_timeout_ms : CONNECT_TIMEOUT_MS;
+	lp->streams_per_link = dp->streams_per_link;
+	lp->proxy_protocol = dp->proxy_protocol;
+	lp->target_proxy_protocol = dp->target_proxy_protocol;
+	w->env.loop = &w->loop;
+	w->env.readbuf = w->readbuf;
+	w->env.p = lp;
+	w->env.srv = w->srv;
+	w->env.h = (link_hooks){
+	        .owner = w,
+	        .up = hook_up,
+	        .stream_ended = hook_stream_ended,
+	        .gone = hook_gone,
+	        .log_event = hook_log_event,
+	        .timer_late = note_timer_late,
+	        .engine_done = srk_update,
+	        .admit_socket = hook_admit_socket,
+	        .plain_gone = hook_plain_gone,
+	        .admit_client = hook_admit_client,
+	        .link_event = hook_link_event,
+	        .bytes = hook_bytes,
+	};
 }
 
 int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_fd)
@@ -315,18 +746,22 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	if ((r = uv_mutex_init(&w->mu)) != 0)
 		return r;
 	w->mu_ready = true;
-	if ((r = linkstat_registry_init(&w->links, index, dp->cfg.heartbeat_interval_ms)) != 0)
+	if ((r = linkstat_registry_init(&w->linkstats, index, dp->cfg.heartbeat_interval_ms)) != 0)
 		return r;
 	w->links_ready = true;
 	if ((r = uv_tcp_init(&w->loop, &w->listener)) != 0 ||
 	    (r = uv_async_init(&w->loop, &w->wake, on_wake)) != 0 ||
 	    (r = uv_timer_init(&w->loop, &w->srk_timer)) != 0 ||
-	    (r = uv_timer_init(&w->loop, &w->accept_retry)) != 0)
+	    (r = uv_timer_init(&w->loop, &w->accept_retry)) != 0 ||
+	    (r = uv_timer_init(&w->loop, &w->wait_timer)) != 0 ||
+	    (r = uv_timer_init(&w->loop, &w->link_timer)) != 0)
 		return r;
 	w->listener.data = w;
 	w->wake.data = w;
 	w->srk_timer.data = w;
 	w->accept_retry.data = w;
+	w->wait_timer.data = w;
+	w->link_timer.data = w;
 	if ((r = uv_tcp_open(&w->listener, listen_fd)) != 0)
 		return r;
 	/* Here, not in the worker thread (whose loop is not running yet), so
@@ -345,13 +780,17 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 		if (source_budget_init(&w->budget, &dp->budget) != 0)
 			return UV_ENOMEM;
 	}
+	env_init(w);
+	/* Client: the links come up as soon as the loop runs. */
+	if (persistent_links(w))
+		uv_timer_start(&w->link_timer, on_link_timer, 0, 0);
 	return 0;
 }
 
 unsigned worker_foreach_link(worker *w, uint64_t now_ms, void (*fn)(void *ctx, const link_info *li),
                              void *ctx)
 {
-	return w->links_ready ? linkstat_foreach(&w->links, now_ms, fn, ctx) : 0;
+	return w->links_ready ? linkstat_foreach(&w->linkstats, now_ms, fn, ctx) : 0;
 }
 
 static void worker_main(void *arg)
@@ -383,10 +822,11 @@ void worker_destroy(worker *w)
 	if (w->mu_ready)
 		uv_mutex_destroy(&w->mu);
 	if (w->links_ready)
-		linkstat_registry_destroy(&w->links);
+		linkstat_registry_destroy(&w->linkstats);
 	if (w->has_pending_auth)
 		auth_list_free(&w->pending_auth);
 	lull_server_free(w->srv);
 	source_budget_free(&w->budget);
 	free(w->readbuf);
+	lull_wipe(&w->lp, sizeof(w->lp));
 }

@@ -14,10 +14,10 @@
 
 #include "daemon.h"
 #include "linkstat.h"
+#include "link.h"
+#include "plain.h"
 
 #define EVENT_COUNT_SLOTS 16 /* > the largest lull_event_type */
-
-struct tunnel;
 
 /* One kind of WARN line, at most once per WARN_RATE_LIMIT_MS. */
 typedef struct ratelimit {
@@ -41,9 +41,18 @@ typedef struct worker {
 	lull_server *srv; /* server role only */
 	uint8_t *readbuf; /* NET_READ_BYTES, shared by every read of this loop */
 
-	struct tunnel *tunnels;
-	size_t n_tunnels;
-	size_t n_pending; /* tunnels before their first handshake */
+	/* The links and streams of this loop (link.h, plain.h). */
+	link_params lp;
+	link_env env;
+	struct link *links;
+	size_t n_pending; /* links before their first handshake */
+	/* Client: applications waiting for a link, oldest first. */
+	plain *wait_head, *wait_tail;
+	size_t n_waiting;
+	uv_timer_t wait_timer;
+	/* Client: keeping dp->links links up; failures since one was up. */
+	uv_timer_t link_timer;
+	unsigned link_failures;
 	ratelimit refused_rl, accept_rl, late_rl, throttled_rl;
 	source_budget budget;    /* server: per-source handshake penalties */
 	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
@@ -67,7 +76,7 @@ typedef struct worker {
 	uint64_t counts[EVENT_COUNT_SLOTS];
 
 	/* What /status shows of this worker's links (any thread may read). */
-	linkstat_registry links;
+	linkstat_registry linkstats;
 	bool links_ready;
 } worker;
 
@@ -84,13 +93,6 @@ void worker_destroy(worker *w);
 /* Monotonic milliseconds of this loop (updated on each call). */
 uint64_t worker_now(worker *w);
 
-/* A tunnel's timer fired late_ms after its deadline (>= TIMER_LATE_WARN_MS):
- * one rate-limited WARN per worker. */
-void worker_note_timer_late(worker *w, uint64_t now_ms, uint64_t late_ms);
-/* A tunnel ended (all its handles closed). */
-void worker_tunnel_gone(worker *w);
-/* Re-arm the SRK timer if an SRK was created. */
-void worker_srk_update(worker *w);
 /* Log and count one engine event; conn 0 = the server context. */
 void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note);
 

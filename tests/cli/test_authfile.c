@@ -2,8 +2,8 @@
  * test_authfile.c - the authorized-clients file: comments, blank lines,
  * PSK files relative to the file, and every error with file:line.
  */
-#include "cli/authfile.h"
-#include "cli/keyfile.h"
+#include "support/authfile.h"
+#include "support/keyfile.h"
 #include "cli_test.h"
 
 static const char k1[] = "IgqbjrfGv6WyMPQWfbZ3qt1VTgMs9jG/nE7uYelKNw0=";

@@ -2,7 +2,7 @@
  * test_keyfile.c - base64 keys are decoded strictly, key files are one
  * line, and secret files with group/other bits are refused with the fix.
  */
-#include "cli/keyfile.h"
+#include "support/keyfile.h"
 #include "cli_test.h"
 
 static const char good[] = "IgqbjrfGv6WyMPQWfbZ3qt1VTgMs9jG/nE7uYelKNw0=";

@@ -2,7 +2,7 @@
  * test_parse.c - durations, sizes, counts and HOST:PORT are parsed
  * strictly: every unit, every overflow, every kind of junk.
  */
-#include "cli/parse.h"
+#include "support/parse.h"
 #include "cli_test.h"
 
 static void test_durations(void)

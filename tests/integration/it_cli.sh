@@ -63,6 +63,8 @@ expect 2 "lull: --heartbeat-interval: -5s: negative" "$LULL" $S --key "$T/a.key"
 expect 2 "lull: --srk-keep 0: out of range: must be 1 to 10" "$LULL" $S --key "$T/a.key" --srk-keep 0
 expect 2 "lull: server: missing --target" "$LULL" server --listen 127.0.0.1:0 --key "$T/a.key" --authorized "$T/authorized"
 expect 2 "lull: --listen: '127.0.0.1': expected HOST:PORT" "$LULL" server --listen 127.0.0.1 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/authorized"
+expect 2 "lull: --links: must be at least 1" "$LULL" client --listen 127.0.0.1:0 --server 127.0.0.1:9 --key "$T/a.key" --server-pub "$T/a.pub" --links 0
+expect 2 "lull: --max-streams: must be at least 1" "$LULL" server --listen 127.0.0.1:0 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/authorized" --max-streams 0
 printf '%s alice\nbroken\n' "$(cat "$T/a.pub")" >"$T/bad-authorized"
 expect 1 "lull: --authorized: $T/bad-authorized:2: expected PUBKEY NAME" "$LULL" server --listen 127.0.0.1:0 --target 127.0.0.1:9 --key "$T/a.key" --authorized "$T/bad-authorized"
 printf 'rekey-bytes = 8M\nheartbeat-interval = soon\n' >"$T/lull.conf"

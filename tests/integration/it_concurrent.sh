@@ -1,7 +1,7 @@
 #!/bin/sh
 # 100 concurrent tunnels, spread over 2 worker threads on each side, each
 # echoing 256 KiB checked byte by byte; every one gets its own handshake
-# and closes normally.
+# and closes normally: the per-connection model, --streams-per-link 1.
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
 it_keys server alice
@@ -9,7 +9,7 @@ echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 N=100
 start_echo echo
 start_server server "$ECHO_PORT" "$T/authorized" --threads 2
-start_client client alice "$SERVER_PORT" --threads 2
+start_client client alice "$SERVER_PORT" --threads 2 --streams-per-link 1
 "$LOAD" --port "$CLIENT_PORT" --conns $N --steps 64K,192K --quiet --timeout $((60 * SLOW)) \
 	>"$T/load.out" 2>&1 || fail "load: $(cat "$T/load.out")"
 wait_for "$T/server.log" "event=closed" 5 || fail "no close logged"

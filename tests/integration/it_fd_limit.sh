@@ -64,7 +64,7 @@ count_at_least() {
 start_echo echo2
 start_server server2 "$ECHO_PORT" "$T/authorized"
 limited client2 client --listen 127.0.0.1:0 --server "127.0.0.1:$SERVER_PORT" \
-	--key "$T/alice.key" --server-pub "$T/server.pub" --threads 1
+	--key "$T/alice.key" --server-pub "$T/server.pub" --threads 1 --streams-per-link 1
 C2_PID=$LULL_PID
 C2_PORT=$LULL_PORT
 for i in 1 2 3 4; do

@@ -87,7 +87,9 @@ EOF
 start_haproxy
 
 # shellcheck disable=SC2086
-start_client client alice "$HP" $POLICY
+# One link per connection, so that HAProxy balances (and sends a PROXY
+# header for) every one of them.
+start_client client alice "$HP" $POLICY --streams-per-link 1
 VIA_HAPROXY=$CLIENT_PORT
 N=20
 "$LOAD" --port "$VIA_HAPROXY" --conns $N --steps 64K,s2500,64K --quiet \

@@ -8,7 +8,7 @@ it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo echo
 start_server server "$ECHO_PORT" "$T/authorized" --heartbeat-interval 1s --heartbeat-timeout 500ms
-start_client client alice "$SERVER_PORT" --heartbeat-interval 1s --heartbeat-timeout 500ms
+start_client client alice "$SERVER_PORT" --heartbeat-interval 1s --heartbeat-timeout 500ms -v
 "$LOAD" --port "$CLIENT_PORT" --steps 16K,s2500,16K --timeout $((30 * SLOW)) >"$T/load.out" 2>&1 ||
 	fail "load: $(cat "$T/load.out")"
 grep -q "event=heartbeat_sent" "$T/client.log" || fail "no heartbeat sent while idle"

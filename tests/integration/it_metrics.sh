@@ -24,7 +24,7 @@ start_server server "$ECHO_PORT" "$T/authorized" $HB --status 127.0.0.1:0 --metr
 ST=$(sed -n 's/.*event=status_listening addr=//p' "$T/server.log")
 [ -n "$ST" ] || fail "no status_listening line"
 # shellcheck disable=SC2086
-start_client client alice "$SERVER_PORT" $HB --status "unix:$T/client.sock"
+start_client client alice "$SERVER_PORT" $HB --threads 1 --status "unix:$T/client.sock"
 [ "$($GET "http://$ST/healthz")" = ok ] || fail "/healthz"
 
 # Prometheus scrapes the server every 500 ms through the whole run.
@@ -45,12 +45,11 @@ prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/tsdb" \
 PROM_PID=$!
 PIDS="$PIDS $PROM_PID"
 
-# One link: 16K echoed, 2.5 s idle (heartbeats; the key goes stale), 16K
-# again after an idle rekey, then 3 s more before it closes.
-"$LOAD" --port "$CLIENT_PORT" --steps 16K,s2500,16K,s3000 --timeout $((30 * SLOW)) \
-	>"$T/load.out" 2>&1 &
-LOAD_PID=$!
-PIDS="$PIDS $LOAD_PID"
+# The client's link comes up at start and goes idle at once (heartbeats; the
+# key goes stale at epoch 1).  Then one stream: its OPEN rekeys (idle, epoch
+# 2), 16K echoed, 2.5 s idle, 16K again after an idle rekey (epoch 3), then
+# 3 s more before its FIN, which rekeys once more (epoch 4): every frame
+# after an idle spell waits for a new key, whichever stream it belongs to.
 # poll_status SPEC PATTERN SECONDS [--json]: lull status until PATTERN.
 poll_status() {
 	_n=$(($3 * 10 * SLOW))
@@ -62,20 +61,25 @@ poll_status() {
 	done
 	return 1
 }
+wait_for "$T/client.log" "event=key_stale" 10 || fail "the client's link never went idle"
 poll_status "$ST" "state: stale" 3 || fail "server status never showed the key stale: $(cat "$T/status.out")"
 cp "$T/status.out" "$T/status-stale.txt"
+"$LOAD" --port "$CLIENT_PORT" --steps 16K,s2500,16K,s3000 --timeout $((30 * SLOW)) \
+	>"$T/load.out" 2>&1 &
+LOAD_PID=$!
+PIDS="$PIDS $LOAD_PID"
 grep -q "peer: alice" "$T/status-stale.txt" && grep -q "epoch: 1 (initial" "$T/status-stale.txt" &&
 	grep -q "latest heartbeat: [0-9]*ms ago" "$T/status-stale.txt" ||
 	fail "stale status: $(cat "$T/status-stale.txt")"
 poll_status "unix:$T/client.sock" '"state": "stale"' 3 --json ||
 	fail "client /status never showed the key stale: $(cat "$T/status.out")"
 pass "lull status and /status: the idle link's key went stale after a heartbeat"
-poll_status "$ST" "epoch: 2 (idle" 5 || fail "server status never showed the idle rekey: $(cat "$T/status.out")"
+poll_status "$ST" "epoch: 3 (idle" 8 || fail "server status never showed the idle rekey: $(cat "$T/status.out")"
 grep -q "state: ready" "$T/status.out" && grep -q "transfer: 32K received, 32K sent" "$T/status.out" &&
 	grep -q "bytes since rekey: 32K" "$T/status.out" || fail "after the rekey: $(cat "$T/status.out")"
-poll_status "unix:$T/client.sock" '"epoch": 2, "key_age_ms": [0-9]*, "last_handshake_reason": "idle"' 3 --json ||
+poll_status "unix:$T/client.sock" '"epoch": 3, "key_age_ms": [0-9]*, "last_handshake_reason": "idle"' 3 --json ||
 	fail "client /status after the rekey: $(cat "$T/status.out")"
-pass "then rekeyed: epoch 2, reason idle, in lull status and /status"
+pass "then rekeyed: epoch 3, reason idle, in lull status and /status"
 wait_exit "$LOAD_PID" $((20))
 [ "$STATUS" = 0 ] || fail "load: $(cat "$T/load.out")"
 
@@ -83,11 +87,12 @@ wait_exit "$LOAD_PID" $((20))
 "$SPOOF" --server "127.0.0.1:$SERVER_PORT" --key "$T/alice.key" --server-pub "$T/server.pub" \
 	--timeout-ms $((20000 * SLOW)) >"$T/spoof.log" 2>&1 || fail "lull-spoof: $(cat "$T/spoof.log")"
 wait_for "$T/server.log" "event=closed reason=spoof" 5 || fail "no spoof close"
-# Links are freed a moment after their close.
+# Links are freed a moment after their close; the client's own link stays
+# up (links are long-lived).
 _n=$((50 * SLOW))
 while [ "$_n" -gt 0 ]; do
 	$GET "http://$ST/metrics" >"$T/server.prom" || fail "scrape /metrics"
-	grep -q "^lull_links_open 0$" "$T/server.prom" && break
+	grep -q "^lull_links_open 1$" "$T/server.prom" && break
 	sleep 0.1
 	_n=$((_n - 1))
 done
@@ -118,7 +123,9 @@ at_least() {
 S=$T/server.prom
 C=$T/client.prom
 want "$S" 'lull_handshakes_total{reason="initial",result="ok"}' 2
-want "$S" 'lull_handshakes_total{reason="idle",result="ok"}' 1
+# Idle rekeys: before the stream's OPEN, before the second 16K, and before
+# its FIN (a link carries every stream's frames under its keys).
+want "$S" 'lull_handshakes_total{reason="idle",result="ok"}' 3
 want "$S" 'lull_records_rejected_total{reason="spoof"}' 1
 want "$S" 'lull_records_rejected_total{reason="decrypt_failed"}' 0
 want "$S" 'lull_closes_total{reason="spoof"}' 1
@@ -129,19 +136,19 @@ at_least "$S" 'lull_srk_created_total' 1
 # all of it back.  The injected record is not counted: it was refused.
 want "$S" 'lull_bytes_total{direction="received"}' 32790
 want "$S" 'lull_bytes_total{direction="sent"}' 32790
-want "$S" 'lull_handshake_duration_seconds_count' 3
-want "$S" 'lull_handshake_duration_seconds_bucket{le="+Inf"}' 3
-want "$S" 'lull_links_open' 0
+want "$S" 'lull_handshake_duration_seconds_count' 5
+want "$S" 'lull_handshake_duration_seconds_bucket{le="+Inf"}' 5
+want "$S" 'lull_links_open' 1
 want "$S" 'lull_handshakes_pending' 0
 # --metrics-peers: the same by authorized name (every handshake here is
 # alice's); the client has no such breakdown.
 want "$S" 'lull_peer_handshakes_total{peer="alice",reason="initial",result="ok"}' 2
-want "$S" 'lull_peer_handshakes_total{peer="alice",reason="idle",result="ok"}' 1
+want "$S" 'lull_peer_handshakes_total{peer="alice",reason="idle",result="ok"}' 3
 want "$S" 'lull_peer_bytes_total{peer="alice",direction="received"}' 32790
 want "$S" 'lull_peer_bytes_total{peer="alice",direction="sent"}' 32790
 grep -q "^lull_peer_" "$C" && fail "client has per-peer series"
 want "$C" 'lull_handshakes_total{reason="initial",result="ok"}' 1
-want "$C" 'lull_handshakes_total{reason="idle",result="ok"}' 1
+want "$C" 'lull_handshakes_total{reason="idle",result="ok"}' 3
 want "$C" 'lull_bytes_total{direction="sent"}' 32768
 want "$C" 'lull_bytes_total{direction="received"}' 32768
 at_least "$C" 'lull_heartbeats_total{result="sent"}' 1
@@ -160,7 +167,7 @@ _n=$((300 * SLOW))
 while [ "$_n" -gt 0 ]; do
 	$GET "$Q" >"$T/query.json" 2>/dev/null &&
 		grep -q '"__name__":"lull_handshakes_total"' "$T/query.json" &&
-		grep -q '"value":\[[0-9.]*,"1"\]' "$T/query.json" && break
+		grep -q '"value":\[[0-9.]*,"3"\]' "$T/query.json" && break
 	sleep 0.1
 	_n=$((_n - 1))
 done

@@ -1,16 +1,19 @@
 #!/bin/sh
 # SIGHUP re-reads the authorized file: a client is added, then removed,
 # without dropping the tunnel that is up; a broken file is refused with
-# file:line and the previous list stays in force.
+# file:line and the previous list stays in force.  The clients run the
+# per-connection model (--streams-per-link 1): "her new tunnels fail" needs
+# a handshake per connection, since a removed client's live link carries on
+# until its next rekey, like its live tunnel here.
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
 it_keys server alice bob
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo echo
 start_server server "$ECHO_PORT" "$T/authorized"
-start_client alice alice "$SERVER_PORT"
+start_client alice alice "$SERVER_PORT" --streams-per-link 1
 ALICE_PORT=$CLIENT_PORT
-start_client bob bob "$SERVER_PORT"
+start_client bob bob "$SERVER_PORT" --streams-per-link 1
 BOB_PORT=$CLIENT_PORT
 
 # bob is unknown at first.

@@ -24,7 +24,9 @@ wait_exit "$S3" 5
 [ "$STATUS" = 1 ] || fail "a server without --reuseport: exit $STATUS, want 1"
 grep -q "address already in use" "$T/s3.err" || fail "s3: $(cat "$T/s3.err")"
 
-start_client client alice "$PORT"
+# One link per connection, so that each one is a new TCP connection for
+# the kernel to hand to either server.
+start_client client alice "$PORT" --streams-per-link 1
 count() {
 	grep -c "event=handshake_done" "$1" 2>/dev/null || true
 }

@@ -16,7 +16,9 @@ STOP_MS=7000
 
 start_echo sink --mode sink
 start_server server "$ECHO_PORT" "$T/authorized" $HB
-start_client client alice "$SERVER_PORT" $HB
+# One thread: the line is rate-limited per thread, and each thread's link
+# has a heartbeat due during the stop.
+start_client client alice "$SERVER_PORT" $HB --threads 1
 
 # 10 bytes, 8 s idle, 10 bytes.
 "$LOAD" --port "$CLIENT_PORT" --mode send --steps 10,s8000,10 --seed 3 \

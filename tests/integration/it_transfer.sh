@@ -16,7 +16,7 @@ now_ms() { date +%s%3N; }
 # Upload.
 start_echo sink --mode sink
 SINK_OUT=$T/sink.out
-start_server up-server "$ECHO_PORT" "$T/authorized"
+start_server up-server "$ECHO_PORT" "$T/authorized" -v
 start_client up-client alice "$SERVER_PORT"
 t0=$(now_ms)
 "$LOAD" --port "$CLIENT_PORT" --mode send --steps $SIZE --timeout $((60 * SLOW)) >"$T/up.out" 2>&1 ||
@@ -48,7 +48,7 @@ pass "download 100 MiB intact in $((t1 - t0)) ms (sha256 ${got#* })"
 # Both directions at once, every byte compared.
 start_echo echo
 start_server echo-server "$ECHO_PORT" "$T/authorized"
-start_client echo-client alice "$SERVER_PORT"
+start_client echo-client alice "$SERVER_PORT" -v
 t0=$(now_ms)
 "$LOAD" --port "$CLIENT_PORT" --mode echo --steps $SIZE --timeout $((60 * SLOW)) >"$T/echo.out" 2>&1 ||
 	fail "echo: $(cat "$T/echo.out")"
@@ -56,8 +56,9 @@ t1=$(now_ms)
 grep -q "mode=echo bytes=$BYTES " "$T/echo.out" || fail "echo: $(cat "$T/echo.out")"
 pass "echo 100 MiB each way intact in $((t1 - t0)) ms"
 
-# The byte counts the engine reports agree with what was carried.
-grep -q "event=closed reason=normal .*bytes=$BYTES" "$T/up-server.log" || fail "upload byte count"
-grep -q "event=closed reason=normal .*bytes=$((2 * BYTES))" "$T/echo-client.log" ||
+# The byte counts the streams report (at debug) agree with what was carried.
+wait_for "$T/up-server.log" "event=stream_closed reason=normal by_peer=[01] bytes_in=$BYTES " 5 ||
+	fail "upload byte count"
+wait_for "$T/echo-client.log" "event=stream_closed reason=normal .*bytes_in=$BYTES bytes_out=$BYTES" 5 ||
 	fail "echo byte count"
 it_pass

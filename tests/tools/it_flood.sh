@@ -1,11 +1,13 @@
 #!/bin/sh
 # A handshake-1 flood (issue 14) against a one-thread server: unique,
 # well-formed message 1s from 127.0.0.2-9, as fast as lull-flood can send
-# them, for 20 s at least and until everything below is done.  Meanwhile 50 established tunnels (from 127.0.0.1, through
-# a lull client) go idle, get their heartbeats acked, and send data twice:
+# them, for 20 s at least and until everything below is done.  Meanwhile 50
+# established links (from 127.0.0.1: a lull client with --links 50, one
+# stream each) go idle, get their heartbeats acked, and carry data twice:
 # every one must rekey (reason idle) and deliver every byte.  And 50 new
-# connections arrive one after another: each must get through, 95 % of them
-# within 2 s.
+# connections arrive one after another through a second client with
+# --streams-per-link 1, so each is a new link and a new handshake from
+# 127.0.0.1: each must get through, 95 % of them within 2 s.
 #
 #  A. Rotation: --source-penalty 0s (no per-source budget) and
 #     --srk-replay-max 100, so the flood fills an SRK's replay set every
@@ -43,19 +45,24 @@ flood_case() {
 	start_echo echo$name
 	start_server server$name "$ECHO_PORT" "$T/authorized" --threads 1 $HB "$@"
 	spid=$SERVER_PID
-	start_client client$name alice "$SERVER_PORT" --threads 1 $HB
-	# 4K each way, 5 s idle (two heartbeats acked), 4K, idle, 4K.
-	"$LOAD" --port "$CLIENT_PORT" --conns 50 --steps 4K,s5000,4K,s5000,4K --seed 3 \
-		--timeout $((40 * SLOW)) >"$T/load$name.out" 2>&1 &
-	load_pid=$!
-	PIDS="$PIDS $load_pid"
+	start_client client$name alice "$SERVER_PORT" --threads 1 --links 50 $HB
+	links_port=$CLIENT_PORT
+	links_pid=$CLIENT_PID
+	start_client new$name alice "$SERVER_PORT" --threads 1 --streams-per-link 1 $HB
+	new_port=$CLIENT_PORT
 	_n=$((100 * SLOW))
 	while [ "$(count "$T/server$name.log" "event=handshake_done reason=initial")" -lt 50 ] &&
 		[ "$_n" -gt 0 ]; do
 		sleep 0.1
 		_n=$((_n - 1))
 	done
-	[ "$_n" -gt 0 ] || fail "$name: the 50 tunnels did not come up"
+	[ "$_n" -gt 0 ] || fail "$name: the 50 links did not come up"
+	# One stream per link: 4K each way, 5 s idle (two heartbeats acked),
+	# 4K, idle, 4K.
+	"$LOAD" --port "$links_port" --conns 50 --steps 4K,s5000,4K,s5000,4K --seed 3 \
+		--timeout $((40 * SLOW)) >"$T/load$name.out" 2>&1 &
+	load_pid=$!
+	PIDS="$PIDS $load_pid"
 	# Long enough for any machine; stopped (SIGTERM) once the tunnels and
 	# the new connections are done, and not before FLOOD_S seconds.
 	"$FLOOD" --port "$SERVER_PORT" --seconds 600 >"$T/flood$name.out" 2>&1 &
@@ -67,12 +74,12 @@ flood_case() {
 	i=0
 	while [ $i -lt 50 ]; do
 		i=$((i + 1))
-		"$LOAD" --port "$CLIENT_PORT" --steps 1K --seed $i --timeout $((10 * SLOW)) \
+		"$LOAD" --port "$new_port" --steps 1K --seed $i --timeout $((10 * SLOW)) \
 			>>"$T/honest$name.out" 2>&1 || echo "honest $i failed" >>"$T/honest$name.out"
 		sleep 0.2
 	done
 	wait_exit "$load_pid" $((40 * SLOW))
-	[ "$STATUS" = 0 ] || fail "$name: the established tunnels did not all deliver (status $STATUS)"
+	[ "$STATUS" = 0 ] || fail "$name: the established links did not all deliver (status $STATUS)"
 	kill -0 "$flood_pid" 2>/dev/null || fail "$name: lull-flood died: $(cat "$T/flood$name.out")"
 	while [ $(($(date +%s) - flood_start)) -le $FLOOD_S ]; do
 		sleep 0.5
@@ -80,8 +87,10 @@ flood_case() {
 	kill -TERM "$flood_pid"
 	wait_exit "$flood_pid" 15
 	[ "$STATUS" = 0 ] || fail "$name: lull-flood failed"
+	# Per link: the stream's OPEN after the links' idle start, then twice
+	# after 5 s: at least 100 (the OPEN may come before the first idle).
 	idle=$(count "$T/server$name.log" "event=handshake_done reason=idle")
-	[ "$idle" -ge 100 ] || fail "$name: $idle idle rekeys, want 100 (50 tunnels x 2)"
+	[ "$idle" -ge 100 ] || fail "$name: $idle idle rekeys, want 100 (50 links x 2)"
 	grep -q "reason=busy" "$T/server$name.log" "$T/client$name.log" &&
 		fail "$name: a handshake was refused as busy"
 	ok=$(grep -c "^load conn=1 mode=echo bytes=1024 .* ms=" "$T/honest$name.out")
@@ -97,6 +106,7 @@ flood_case() {
 	echo "case $name: $(cat "$T/flood$name.sum") idle_rekeys=$idle fast=$fast/50" \
 		"server_hwm_kb=$hwm server_cpu_ms=$cpu_ms"
 	stop_pid "$CLIENT_PID" 5
+	stop_pid "$links_pid" 5
 	stop_pid "$spid" 5
 	[ "$STOP_STATUS" = 0 ] || fail "$name: server exit $STOP_STATUS"
 }

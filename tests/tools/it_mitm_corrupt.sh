@@ -43,7 +43,7 @@ done <"$T/cases"
 start_echo echo
 start_server server "$ECHO_PORT" "$T/authorized" $OPTS
 start_mitm mitm "$SERVER_PORT" --rules "$T/rules"
-start_client client alice "$MITM_PORT" $OPTS
+start_client client alice "$MITM_PORT" $OPTS --streams-per-link 1
 
 i=0
 while read -r dir type mut; do
@@ -55,7 +55,9 @@ while read -r dir type mut; do
 	"$LOAD" --port "$CLIENT_PORT" --steps "$steps" --seed $i --timeout $((10 * SLOW)) \
 		>"$T/load.out" 2>&1
 	grep -q "differ" "$T/load.out" && fail "$what: corrupted data delivered: $(cat "$T/load.out")"
-	grep -q "conn=$i dir=$dir type=$type n=1 .*action=${mut%%=*}" "$T/mitm.log" ||
+	# Waited for: the link's CLOSE follows the stream's end (both FINs),
+	# which may come after the application is done.
+	wait_for "$T/mitm.log" "conn=$i dir=$dir type=$type n=1 .*action=${mut%%=*}" 5 ||
 		fail "$what: the mitm did not act"
 	wait_for "$T/server.log" "conn=$i .*event=closed" 5 || fail "$what: the server did not close"
 	wait_for "$T/client.log" "conn=$i event=closed" 5 || fail "$what: the client did not close"

@@ -3,7 +3,8 @@
 #
 # Why spoof and not decrypt_failed: since protocol version 2 the key of each
 # direction ratchets after a heartbeat and its ack (protocol.md §4.1), so
-# once the link is idle no key that could open the captured record is left.
+# once the link is idle no key that could open the captured record (the
+# first carrying data, after the stream's OPEN) is left.
 # DATA that claims the stale epoch is then refused as a spoof (A8: any data
 # under a stale key) without being opened.  Before the ratchet it was opened,
 # failed at the implicit nonce and closed with decrypt_failed; either way the
@@ -36,13 +37,13 @@ replay_case() {
 	start_echo sink$1 --mode sink
 	start_server server$1 "$ECHO_PORT" "$T/authorized" $HB
 	start_mitm mitm$1 "$SERVER_PORT" --trace \
-		--rule "dir=c2s type=DATA nth=1 capture=d1" --rule "$2"
-	start_client client$1 alice "$MITM_PORT" $HB
+		--rule "dir=c2s type=DATA nth=2 capture=d1" --rule "$2"
+	start_client client$1 alice "$MITM_PORT" $HB --streams-per-link 1
 	"$LOAD" --port "$CLIENT_PORT" --mode send --steps "$3" --seed 7 \
 		--timeout $((20 * SLOW)) >"$T/load$1.out" 2>&1
 	wait_for "$T/server$1.log" "event=closed" 5 || fail "case $1: server never closed"
 	grep -q "action=capture slot=d1" "$T/mitm$1.log" || fail "case $1: nothing captured"
-	grep -q "action=replay slot=d1 slot_len=4120" "$T/mitm$1.log" ||
+	grep -q "action=replay slot=d1 slot_len=4125" "$T/mitm$1.log" ||
 		fail "case $1: nothing replayed"
 	grep -q "peer=alice event=closed reason=$reason by_peer=0 epoch=$4" \
 		"$T/server$1.log" || fail "case $1: server did not close with $reason"
@@ -75,7 +76,7 @@ replay_case 2 "dir=c2s type=KEY_END nth=1 replay=d1" 4K,s2500,4K,s1000 2
 grep -q "event=handshake_started reason=idle epoch=2" "$T/client2.log" ||
 	fail "case 2: no idle rekey before the replay"
 pass "a data record replayed during the idle rekey (old key, epoch 2 begun): spoof"
-replay_case 3 "dir=c2s type=DATA nth=2 replay=d1" 4K,s2500,4K,s1000 2 protocol_error
+replay_case 3 "dir=c2s type=DATA nth=3 replay=d1" 4K,s2500,4K,s1000 2 protocol_error
 grep -q "event=handshake_done reason=idle epoch=2" "$T/client3.log" ||
 	fail "case 3: no idle rekey before the replay"
 grep -q "err=LULL_ERR_RETIRED_KEY" "$T/server3.log" || fail "case 3: not refused as a retired key"

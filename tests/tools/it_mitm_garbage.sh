@@ -41,7 +41,7 @@ rss_kb() {
 start_echo echo
 start_server server "$ECHO_PORT" "$T/authorized" --threads 1
 start_mitm mitm "$SERVER_PORT" --rules "$T/rules"
-start_client client alice "$MITM_PORT" --threads 1
+start_client client alice "$MITM_PORT" --threads 1 --streams-per-link 1
 base=$(rss_kb "$SERVER_PID" VmRSS)
 
 for i in 1 2 3 4 5 6 7; do

@@ -16,10 +16,10 @@ it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"
 start_echo echo
-start_server server "$ECHO_PORT" "$T/authorized" $HB
+start_server server "$ECHO_PORT" "$T/authorized" $HB -v
 start_mitm mitm "$SERVER_PORT" --trace \
 	--rule "dir=c2s type=HEARTBEAT drop" --rule "dir=s2c type=DATA delay=300"
-start_client client alice "$MITM_PORT" $HB
+start_client client alice "$MITM_PORT" $HB --streams-per-link 1 -v
 "$LOAD" --port "$CLIENT_PORT" --steps 4K,s4000 --timeout $((20 * SLOW)) >"$T/load.out" 2>&1 &&
 	fail "the tunnel survived its heartbeats being eaten"
 wait_for "$T/server.log" "event=closed" 5 || fail "server never closed"

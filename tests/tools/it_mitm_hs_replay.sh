@@ -53,12 +53,12 @@ expect() {
 }
 
 # A. Another connection, within the window.
-start_server serverA "$ECHO_PORT" "$T/authorized" -v --threads 1
+start_server serverA "$ECHO_PORT" "$T/authorized" -v --threads 1 -v
 start_mitm mitmA "$SERVER_PORT" \
 	--rule "conn=1 type=HS1 capture=hs1" --rule "conn=2 type=HS1 replay=hs1 drop" \
 	--rule "conn=3 type=HS1 capture=hs1" --rule "conn=4 type=HS1 replay=hs1 drop" \
 	--rule "conn=5 type=HS1 capture=hs1" --rule "conn=6 type=HS1 replay=hs1 drop"
-start_client clientA alice "$MITM_PORT"
+start_client clientA alice "$MITM_PORT" --streams-per-link 1 -v
 for try in 1 2 3; do
 	honest=$((2 * try - 1))
 	replayed=$((2 * try))
@@ -79,14 +79,14 @@ expect serverA clientA $replayed "reason=replay by_peer=0" "reason=replay by_pee
 pass "HS1 replayed on another connection within the SRK window: replay_refused"
 
 # B. The same connection, and HS3 on another one.
-start_server serverB "$ECHO_PORT" "$T/authorized" --threads 1
+start_server serverB "$ECHO_PORT" "$T/authorized" --threads 1 -v
 start_mitm mitmB "$SERVER_PORT" \
 	--rule "conn=1 type=HS3 capture=hs3" \
 	--rule "conn=2 dir=c2s type=DATA nth=1 replay=hs3" \
 	--rule "conn=2 type=HS3 capture=hs3" \
 	--rule "conn=3 type=HS1 capture=own_hs1" --rule "conn=3 dir=c2s type=DATA nth=1 replay=own_hs1" \
 	--rule "conn=4 type=HS3 replay=hs3 drop"
-start_client clientB alice "$MITM_PORT"
+start_client clientB alice "$MITM_PORT" --streams-per-link 1 -v
 for i in 1 2 3 4; do run_conn serverB $i "$CLIENT_PORT"; done
 HONEST=$((HONEST + 1))
 grep -q "conn=1 peer=alice event=handshake_done reason=initial epoch=1" "$T/serverB.log" ||
@@ -112,15 +112,15 @@ pass "HS3 replayed on another connection: auth_failed"
 
 # C. After the window, from another process, through the capture file.
 SRK="--srk-interval 1s --srk-lifetime 1s --srk-keep 1"
-start_server serverC "$ECHO_PORT" "$T/authorized" -v --threads 1 $SRK
+start_server serverC "$ECHO_PORT" "$T/authorized" -v --threads 1 $SRK -v
 start_mitm mitmC1 "$SERVER_PORT" --capture-dir "$T/cap" --rule "type=HS1 capture=old_hs1"
-start_client clientC1 alice "$MITM_PORT" $SRK
+start_client clientC1 alice "$MITM_PORT" $SRK --streams-per-link 1 -v
 run_conn serverC 1 "$CLIENT_PORT"
 HONEST=$((HONEST + 1))
 [ -s "$T/cap/old_hs1.frame" ] || fail "C: nothing captured to the file"
 wait_for "$T/serverC.log" "event=srk_erased" 5 || fail "C: the SRK was never erased"
 start_mitm mitmC2 "$SERVER_PORT" --capture-dir "$T/cap" --rule "type=HS1 replay=old_hs1 drop"
-start_client clientC2 alice "$MITM_PORT" $SRK
+start_client clientC2 alice "$MITM_PORT" $SRK --streams-per-link 1 -v
 run_conn serverC 2 "$CLIENT_PORT"
 grep -q "conn=1 dir=c2s type=HS1 n=1 len=54 action=replay slot=old_hs1 slot_len=54" \
 	"$T/mitmC2.log" || fail "C: no HS1 replayed from the capture file"

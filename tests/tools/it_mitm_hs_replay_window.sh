@@ -11,10 +11,10 @@ it_init "$1"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo sink --mode sink
-start_server server "$ECHO_PORT" "$T/authorized" -v --threads 1 --srk-interval 1s
+start_server server "$ECHO_PORT" "$T/authorized" -v --threads 1 --srk-interval 1s -v
 start_mitm mitm "$SERVER_PORT" --rule "conn=1 type=HS1 capture=hs1" \
 	--rule "conn=2 type=HS1 replay=hs1 drop"
-start_client client alice "$MITM_PORT"
+start_client client alice "$MITM_PORT" --streams-per-link 1 -v
 "$LOAD" --port "$CLIENT_PORT" --mode send --steps 1K,s100 --timeout $((5 * SLOW)) >/dev/null 2>&1 ||
 	fail "first connection failed"
 sleep 1.2

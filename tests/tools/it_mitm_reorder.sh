@@ -19,12 +19,13 @@ start_server server "$ECHO_PORT" "$T/authorized" --threads 1
 start_mitm mitm "$SERVER_PORT" \
 	--rule "conn=1 dir=c2s type=DATA nth=1 dup" \
 	--rule "conn=2 dir=c2s type=DATA nth=1 swap" \
-	--rule "conn=3 dir=c2s type=DATA nth=1 capture=d replay=d@300" \
+	--rule "conn=3 dir=c2s type=DATA nth=2 capture=d replay=d@300" \
 	--rule "conn=4 dir=c2s type=DATA delay=200" \
 	--rule "conn=5 at=300 dir=c2s inject=05000000"
-start_client client alice "$MITM_PORT" --threads 1
+start_client client alice "$MITM_PORT" --threads 1 --streams-per-link 1
 
-# 40K: three DATA records each way (16K + 16K + 8K).
+# 40K: three DATA records each way (16K + 16K + 8K), after the stream's
+# OPEN (the first c2s DATA record; case 3 replays the first full one).
 for i in 1 2 3 4 5; do
 	steps=40K
 	[ $i = 3 ] || [ $i = 5 ] && steps=40K,s600,4K

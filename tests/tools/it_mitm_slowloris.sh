@@ -19,7 +19,7 @@ start_server server "$ECHO_PORT" "$T/authorized" --srk-lifetime 2s --threads 1
 N=10
 start_mitm mitm "$SERVER_PORT" --rule "conn=1-$N dir=c2s type=HS1 cut=client" \
 	--rule "conn=$((N + 1)) dir=c2s type=HS1 drop cut=client"
-start_client client alice "$MITM_PORT" --srk-lifetime 2s --threads 1
+start_client client alice "$MITM_PORT" --srk-lifetime 2s --threads 1 --streams-per-link 1
 
 "$LOAD" --port "$CLIENT_PORT" --conns $N --steps 1K --timeout $((10 * SLOW)) >"$T/load1.out" 2>&1 &&
 	fail "a handshake completed through a cut connection"

@@ -27,10 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/keyfile.h"
-#include "cli/parse.h"
+#include "support/keyfile.h"
+#include "support/parse.h"
 #include "conn.h"
 #include "record.h"
+#include "stream.h"
 
 #define SPOOF_DEFAULT_TIMEOUT_MS 120000u
 #define SPOOF_HOST_MAX           256
@@ -243,16 +244,29 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lull-spoof: handshake did not complete\n");
 		goto out;
 	}
-	lull_conn_send(st.conn, monotonic_ms(), (const uint8_t *)hello, sizeof(hello) - 1);
+	/* The server speaks streams (docs/protocol.md §10): open stream 1 and
+	 * carry the message on it, as a lull client daemon would. */
+	uint8_t msg[LULL_STREAM_HEADER_BYTES + sizeof(hello)];
+	stream_frame f = {.type = LULL_STREAM_OPEN, .id = 1};
+	size_t h = stream_frame_write_header(&f, msg);
+	lull_conn_send(st.conn, monotonic_ms(), msg, h);
+	f.type = LULL_STREAM_DATA;
+	h = stream_frame_write_header(&f, msg);
+	memcpy(msg + h, hello, sizeof(hello) - 1);
+	lull_conn_send(st.conn, monotonic_ms(), msg, h + sizeof(hello) - 1);
 	if (run_until(&st, is_stale, until) != 0) {
 		fprintf(stderr, "lull-spoof: the link did not go idle (no heartbeat ack)\n");
 		goto out;
 	}
 
 	/* The stolen key: the client's own send key, stale since its heartbeat. */
-	static const char evil[] = "injected under a stale key\n";
+	static const char evil_text[] = "injected under a stale key\n";
+	uint8_t evil[LULL_STREAM_HEADER_BYTES + sizeof(evil_text)];
+	f.type = LULL_STREAM_DATA;
+	h = stream_frame_write_header(&f, evil);
+	memcpy(evil + h, evil_text, sizeof(evil_text));
 	uint8_t frame[WIRE_RECORD_OVERHEAD_BYTES + sizeof(evil)];
-	e = record_seal(&st.conn->tx, WIRE_DATA, 0, (const uint8_t *)evil, sizeof(evil) - 1, frame);
+	e = record_seal(&st.conn->tx, WIRE_DATA, 0, evil, sizeof(evil) - 1, frame);
 	if (e != LULL_OK ||
 	    write_all(st.fd, frame, WIRE_RECORD_OVERHEAD_BYTES + sizeof(evil) - 1)) {
 		fprintf(stderr, "lull-spoof: could not inject\n");

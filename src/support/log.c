@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../io/limits.h"
+#include "text_limits.h"
 
 static int log_verbosity = LOG_LVL_INFO;
 static bool log_to_syslog;

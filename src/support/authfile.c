@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../io/limits.h"
+#include "text_limits.h"
 #include "keyfile.h"
 
 bool auth_name_valid(const char *name)

@@ -1,0 +1,547 @@
+/*
+ * plain.c - a stream's own TCP socket ("plain": the application's on the
+ * client, the target's on the server), joined to one stream of a link.
+ *
+ * Invariants:
+ *  - Read only while the stream has write room (lull_mux_write_room), at
+ *    most that much and at most one DATA chunk per read: every byte read
+ *    is taken by the mux, none is stashed.
+ *  - Credit goes back (lull_mux_consumed) only once a write to the socket
+ *    completed: a consumer that stops reading stalls its stream only.
+ *  - A FIN means "the whole stream arrived", both ways: the application's
+ *    EOF becomes a FIN frame (lull_mux_shutdown) and the peer's FIN a
+ *    shutdown(SHUT_WR) after the queued writes.  Anything else - a RESET,
+ *    the link lost, a failed read or write, a refused or timed-out stream -
+ *    becomes an RST (SO_LINGER 0), logged at warn, never a FIN.
+ *  - A plain outlives its stream only to flush: once the mux forgot the
+ *    stream (CLOSED), p->l is NULL and the plain touches no link again.
+ *    It is freed from its handle's close callback only.
+ */
+#include "plain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../proxy_proto.h"
+#include "../support/log.h"
+#include "limits.h"
+
+struct plain {
+	plain *prev, *next; /* env->plains */
+	plain *wnext;       /* the owner's wait queue (client, before attach) */
+	link_env *env;
+	struct link *l; /* while the stream lives in the link's mux */
+	uint64_t conn;  /* the link's id, for logs (0: none yet) */
+	uint32_t id;
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	uv_shutdown_t sreq;
+	size_t wq; /* bytes in uv_write requests not yet completed */
+	uint64_t deadline_ms;
+	bool up, connecting, reading, eof, want_shut, shut, shut_done, closing, ended;
+};
+
+typedef struct pwreq {
+	uv_write_t req;
+	plain *p;
+	size_t len;
+	bool credit; /* stream data (credit back when written), not a PROXY header */
+	uint8_t data[];
+} pwreq;
+
+static void update_reading(plain *p);
+
+uint64_t plain_deadline(const plain *p)
+{
+	return p->deadline_ms;
+}
+
+plain *plain_wait_next(plain *p)
+{
+	return p->wnext;
+}
+
+void plain_set_wait_next(plain *p, plain *next)
+{
+	p->wnext = next;
+}
+
+/* ---- Handles ------------------------------------------------------------------ */
+
+static void on_closed(uv_handle_t *h)
+{
+	plain *p = h->data;
+	link_env *env = p->env;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		env->plains = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	env->n_plains--;
+	free(p);
+	if (env->h.plain_gone)
+		env->h.plain_gone(env->h.owner);
+}
+
+static plain *plain_new(link_env *env)
+{
+	plain *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->env = env;
+	p->deadline_ms = UINT64_MAX;
+	uv_tcp_init(env->loop, &p->tcp);
+	p->tcp.data = p;
+	p->creq.data = p;
+	p->next = env->plains;
+	if (env->plains)
+		env->plains->prev = p;
+	env->plains = p;
+	env->n_plains++;
+	return p;
+}
+
+static void not_connecting(plain *p)
+{
+	if (p->connecting) {
+		p->connecting = false;
+		p->env->n_connecting--;
+	}
+}
+
+static void close_clean(plain *p)
+{
+	if (p->closing)
+		return;
+	p->closing = true;
+	p->reading = false;
+	not_connecting(p);
+	uv_close((uv_handle_t *)&p->tcp, on_closed);
+}
+
+/* Close with an RST: the application must not take the end for a FIN. */
+static void close_reset(plain *p)
+{
+	if (p->closing)
+		return;
+	if (!p->up) {
+		close_clean(p); /* never connected: nothing to reset */
+		return;
+	}
+	p->closing = true;
+	p->reading = false;
+	if (uv_tcp_close_reset(&p->tcp, on_closed) == 0)
+		return;
+	/* libuv refuses after a uv_shutdown; SO_LINGER 0 is what it would do. */
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&p->tcp, &fd) == 0) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	uv_close((uv_handle_t *)&p->tcp, on_closed);
+}
+
+/* The stream is over both ways and everything is flushed. */
+static void maybe_close(plain *p)
+{
+	if (p->ended && !p->closing && p->eof && p->shut_done && p->wq == 0)
+		close_clean(p);
+}
+
+/* The stream breaks here: tell the peer (RESET), reset the socket. */
+static void abort_stream(plain *p, lull_stream_reason reason, const char *why)
+{
+	log_msg(LOG_LVL_WARN, "conn=%llu stream=%u event=stream_aborted reason=%s why=%s",
+	        (unsigned long long)p->conn, p->id, lull_stream_reason_name(reason), why);
+	struct link *l = p->l;
+	p->l = NULL;
+	p->ended = true;
+	if (l) {
+		(void)lull_mux_reset(link_mux(l), link_env_now(p->env), p->id, reason);
+		link_kick(l);
+	}
+	close_reset(p);
+}
+
+/* ---- Writing to the socket -------------------------------------------------------- */
+
+static void on_write_done(uv_write_t *req, int status)
+{
+	pwreq *r = (pwreq *)req;
+	plain *p = r->p;
+	p->wq -= r->len;
+	size_t len = r->len;
+	bool credit = r->credit;
+	lull_wipe(r->data, r->len); /* plaintext */
+	free(r);
+	if (status == UV_ECANCELED || p->closing)
+		return;
+	if (status < 0) {
+		abort_stream(p, LULL_STREAM_ABORTED, "write_failed");
+		return;
+	}
+	if (p->l && credit) {
+		(void)lull_mux_consumed(link_mux(p->l), link_env_now(p->env), p->id, len);
+		link_kick(p->l);
+	}
+	maybe_close(p);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+	plain *p = req->data;
+	if (status == UV_ECANCELED || p->closing)
+		return;
+	p->shut_done = true;
+	if (status < 0) {
+		abort_stream(p, LULL_STREAM_ABORTED, "shutdown_failed");
+		return;
+	}
+	maybe_close(p);
+}
+
+static void do_shutdown(plain *p)
+{
+	if (!p->want_shut || p->shut || !p->up || p->closing)
+		return;
+	p->sreq.data = p;
+	/* libuv runs it after the queued writes: the FIN follows the data. */
+	if (uv_shutdown(&p->sreq, (uv_stream_t *)&p->tcp, on_shutdown_done) == 0)
+		p->shut = true;
+	else
+		abort_stream(p, LULL_STREAM_ABORTED, "shutdown_failed");
+}
+
+/* Returns the bytes the socket took at once (credit now), or SIZE_MAX on
+ * failure; the rest is queued and credited when its write completes. */
+static size_t sock_write(plain *p, const uint8_t *data, size_t len)
+{
+	size_t now = 0;
+	if (p->up && p->wq == 0) {
+		uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+		int r = uv_try_write((uv_stream_t *)&p->tcp, &buf, 1);
+		if (r > 0)
+			now = (size_t)r;
+		else if (r != UV_EAGAIN && r != UV_ENOSYS)
+			return SIZE_MAX;
+	}
+	if (now == len)
+		return now;
+	size_t rest = len - now;
+	pwreq *w = malloc(sizeof(*w) + rest);
+	if (!w)
+		return SIZE_MAX;
+	w->p = p;
+	w->len = rest;
+	w->credit = true;
+	memcpy(w->data, data + now, rest);
+	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)rest);
+	/* While a target is still connecting, libuv queues it. */
+	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_write_done) != 0) {
+		free(w);
+		return SIZE_MAX;
+	}
+	p->wq += rest;
+	return now;
+}
+
+/* ---- Stream events (from the link's mux) ---------------------------------------- */
+
+void plain_on_stream_event(plain *p, const lull_stream_event *ev)
+{
+	switch (ev->type) {
+	case LULL_STREAM_EV_DATA: {
+		if (p->closing)
+			return;
+		size_t now = sock_write(p, ev->data, ev->len);
+		if (now == SIZE_MAX) {
+			abort_stream(p, LULL_STREAM_ABORTED, "write_failed");
+			return;
+		}
+		if (p->l && p->env->h.bytes)
+			p->env->h.bytes(p->env->h.owner, p->l, 0, ev->len);
+		if (now > 0 && p->l)
+			(void)lull_mux_consumed(link_mux(p->l), link_env_now(p->env), p->id, now);
+		return;
+	}
+	case LULL_STREAM_EV_FIN:
+		p->want_shut = true;
+		do_shutdown(p);
+		return;
+	case LULL_STREAM_EV_WRITABLE:
+		update_reading(p);
+		return;
+	case LULL_STREAM_EV_CLOSED: {
+		bool normal = ev->reason == LULL_STREAM_NORMAL;
+		p->l = NULL; /* forgotten by the mux: no more calls into it */
+		p->ended = true;
+		log_msg(normal ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+		        "conn=%llu stream=%u event=stream_closed reason=%s by_peer=%d "
+		        "bytes_in=%llu "
+		        "bytes_out=%llu",
+		        (unsigned long long)p->conn, p->id, lull_stream_reason_name(ev->reason),
+		        ev->by_peer ? 1 : 0, (unsigned long long)ev->bytes_in,
+		        (unsigned long long)ev->bytes_out);
+		if (!normal)
+			close_reset(p);
+		else
+			maybe_close(p);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+/* ---- Reading from the socket ------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	plain *p = h->data;
+	(void)suggested;
+	size_t room = p->l ? lull_mux_write_room(link_mux(p->l), p->id) : 0;
+	if (room > LULL_STREAM_CHUNK_BYTES)
+		room = LULL_STREAM_CHUNK_BYTES;
+	/* room 0 makes libuv report UV_ENOBUFS; update_reading then stops. */
+	buf->base = (char *)p->env->readbuf;
+	buf->len = room;
+}
+
+/* libuv reports an RST that arrives with data still queued as UV_EOF (a
+ * hang-up after a partial read); the socket's pending error tells them
+ * apart, so that an aborting application is not taken for a clean end. */
+static int pending_error(uv_tcp_t *h)
+{
+	uv_os_fd_t fd;
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (uv_fileno((uv_handle_t *)h, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return 0;
+	return err ? uv_translate_sys_error(err) : 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	plain *p = s->data;
+	if (nread == 0 || nread == UV_ENOBUFS) {
+		update_reading(p);
+		return;
+	}
+	struct link *l = p->l;
+	if (nread < 0) {
+		int err = nread == UV_EOF ? pending_error(&p->tcp) : (int)nread;
+		p->eof = true;
+		if (err != 0) {
+			abort_stream(p, LULL_STREAM_ABORTED, uv_err_name(err));
+			return;
+		}
+		if (l)
+			(void)lull_mux_shutdown(link_mux(l), link_env_now(p->env), p->id);
+	} else if (l) {
+		size_t taken = 0;
+		lull_err err = lull_mux_write(link_mux(l), link_env_now(p->env), p->id,
+		                              (const uint8_t *)buf->base, (size_t)nread, &taken);
+		if (err != LULL_OK || taken != (size_t)nread) {
+			abort_stream(p, LULL_STREAM_INTERNAL_ERROR, lull_err_name(err));
+			return;
+		}
+		if (p->env->h.bytes)
+			p->env->h.bytes(p->env->h.owner, l, 1, taken);
+	} else {
+		/* Bytes for a stream that is gone: it was not complete. */
+		close_reset(p);
+		return;
+	}
+	update_reading(p);
+	if (l)
+		link_kick(l);
+	maybe_close(p);
+}
+
+static void update_reading(plain *p)
+{
+	bool want = p->up && !p->eof && !p->closing && p->l &&
+	            lull_mux_write_room(link_mux(p->l), p->id) > 0;
+	if (want == p->reading)
+		return;
+	if (want)
+		p->reading = uv_read_start((uv_stream_t *)&p->tcp, alloc_cb, on_read) == 0;
+	else
+		p->reading = uv_read_stop((uv_stream_t *)&p->tcp) != 0;
+}
+
+/* ---- Client: the application's connection ---------------------------------------- */
+
+plain *plain_accept(link_env *env, uv_stream_t *listener)
+{
+	plain *p = plain_new(env);
+	if (!p)
+		return NULL;
+	if (uv_accept(listener, (uv_stream_t *)&p->tcp) != 0) {
+		close_clean(p);
+		return NULL;
+	}
+	p->up = true;
+	uv_tcp_nodelay(&p->tcp, 1);
+	p->deadline_ms = link_env_now(env) + env->p->connect_timeout_ms;
+	return p;
+}
+
+bool plain_attach(plain *p, struct link *l)
+{
+	uint32_t id;
+	lull_err err = lull_mux_open(link_mux(l), link_env_now(p->env), p, &id);
+	if (err != LULL_OK)
+		return false;
+	p->l = l;
+	p->id = id;
+	p->conn = link_id(l);
+	p->deadline_ms = UINT64_MAX;
+	link_stream_started(l);
+	log_msg(LOG_LVL_DEBUG, "conn=%llu stream=%u event=stream_open", (unsigned long long)p->conn,
+	        id);
+	update_reading(p);
+	link_kick(l);
+	return true;
+}
+
+void plain_refuse(plain *p, lull_stream_reason why)
+{
+	const char *text = why == LULL_STREAM_CONNECT_TIMEOUT
+	                           ? "no link to the server could take it in time"
+	                   : why == LULL_STREAM_SHUTDOWN  ? "the daemon is stopping"
+	                   : why == LULL_STREAM_LINK_LOST ? "the link to the server failed"
+	                                                  : "the link refused the stream";
+	log_msg(LOG_LVL_WARN, "event=stream_refused reason=%s why=\"%s\"",
+	        lull_stream_reason_name(why), text);
+	p->ended = true;
+	close_reset(p);
+}
+
+/* ---- Server: the target's connection ------------------------------------------------ */
+
+static void on_target_connect(uv_connect_t *req, int status)
+{
+	plain *p = req->data;
+	if (status == UV_ECANCELED)
+		return;
+	not_connecting(p);
+	p->deadline_ms = UINT64_MAX;
+	if (p->closing)
+		return;
+	if (status < 0) {
+		log_msg(LOG_LVL_WARN,
+		        "conn=%llu stream=%u event=target_connect_failed target=%s err=%s",
+		        (unsigned long long)p->conn, p->id, p->env->p->remote_text,
+		        uv_err_name(status));
+		abort_stream(p, LULL_STREAM_TARGET_UNREACHABLE, "target_connect_failed");
+		return;
+	}
+	p->up = true;
+	uv_tcp_nodelay(&p->tcp, 1);
+	log_msg(LOG_LVL_DEBUG, "conn=%llu stream=%u event=target_connected target=%s",
+	        (unsigned long long)p->conn, p->id, p->env->p->remote_text);
+	do_shutdown(p);
+	update_reading(p);
+	if (p->l)
+		link_kick(p->l);
+}
+
+/* --target-proxy-protocol: the header goes first, queued (libuv holds it
+ * until the connect completes); it is not stream data, so no credit. */
+static bool queue_proxy_header(plain *p, struct link *l)
+{
+	uint8_t h[PROXY_V2_ENCODED_MAX_BYTES];
+	size_t n = 0;
+	if (!link_target_proxy_header(l, h, sizeof(h), &n))
+		return false;
+	if (n == 0)
+		return true;
+	pwreq *w = malloc(sizeof(*w) + n);
+	if (!w)
+		return false;
+	w->p = p;
+	w->len = n;
+	w->credit = false;
+	memcpy(w->data, h, n);
+	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)n);
+	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_write_done) != 0) {
+		free(w);
+		return false;
+	}
+	p->wq += n;
+	return true;
+}
+
+void plain_open_target(link_env *env, struct link *l, uint32_t id)
+{
+	uint64_t now = link_env_now(env);
+	plain *p = NULL;
+	if (!env->h.admit_socket || env->h.admit_socket(env->h.owner))
+		p = plain_new(env);
+	if (!p) {
+		log_msg(LOG_LVL_WARN,
+		        "conn=%llu stream=%u event=stream_refused reason=refused "
+		        "why=\"no socket or memory for the target\"",
+		        (unsigned long long)link_id(l), id);
+		(void)lull_mux_reset(link_mux(l), now, id, LULL_STREAM_REFUSED);
+		return;
+	}
+	p->l = l;
+	p->id = id;
+	p->conn = link_id(l);
+	(void)lull_mux_set_user(link_mux(l), id, p);
+	log_msg(LOG_LVL_DEBUG, "conn=%llu stream=%u event=stream_open", (unsigned long long)p->conn,
+	        id);
+	int r = uv_tcp_connect(&p->creq, &p->tcp, (const struct sockaddr *)&env->p->remote.ss,
+	                       on_target_connect);
+	if (r != 0) {
+		log_msg(LOG_LVL_WARN,
+		        "conn=%llu stream=%u event=target_connect_failed target=%s err=%s",
+		        (unsigned long long)p->conn, id, env->p->remote_text, uv_err_name(r));
+		abort_stream(p, LULL_STREAM_TARGET_UNREACHABLE, "target_connect_failed");
+		return;
+	}
+	p->connecting = true;
+	env->n_connecting++;
+	p->deadline_ms = now + env->p->connect_timeout_ms;
+	if (env->p->target_proxy_protocol && !queue_proxy_header(p, l))
+		abort_stream(p, LULL_STREAM_INTERNAL_ERROR, "target_proxy_header_failed");
+}
+
+void plain_expire_connects(link_env *env, struct link *l, uint64_t now_ms)
+{
+	if (env->n_connecting == 0)
+		return;
+	for (plain *p = env->plains, *nx; p; p = nx) {
+		nx = p->next; /* closing frees nothing synchronously */
+		if (p->l != l || !p->connecting || p->closing || now_ms < p->deadline_ms)
+			continue;
+		log_msg(LOG_LVL_WARN,
+		        "conn=%llu stream=%u event=target_connect_failed target=%s err=timeout",
+		        (unsigned long long)p->conn, p->id, env->p->remote_text);
+		abort_stream(p, LULL_STREAM_TARGET_UNREACHABLE, "target_connect_timeout");
+	}
+}
+
+uint64_t plain_next_connect_deadline(const link_env *env, const struct link *l)
+{
+	uint64_t next = UINT64_MAX;
+	if (env->n_connecting == 0)
+		return next;
+	for (const plain *p = env->plains; p; p = p->next)
+		if (p->l == l && p->connecting && !p->closing && p->deadline_ms < next)
+			next = p->deadline_ms;
+	return next;
+}
+
+void plain_reset_all(link_env *env)
+{
+	for (plain *p = env->plains; p; p = p->next) {
+		p->l = NULL;
+		p->ended = true;
+		close_reset(p);
+	}
+}
