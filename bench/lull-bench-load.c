@@ -13,7 +13,9 @@
  * address 127.0.0.(B + i mod K) (bind before connect: one source address
  * has only ~28,000 ephemeral ports).  At most C handshakes are in flight,
  * so the servers' listen backlogs never overflow.  Behind each lull server
- * is lull-bench-target: a message starting with 'E' is echoed.
+ * is lull-bench-target: a stream starting with 'E' is echoed.  Each
+ * connection is a link carrying one stream (lull_stream.h), as the lull
+ * client daemon's would: the server daemon speaks streams on every link.
  *
  * storm  1. open N connections (first handshake each), 2. every connection
  *        sends one 64-byte message and waits for its echo, 3. wait until
@@ -38,6 +40,7 @@
 #include <uv.h>
 
 #include "bench_common.h"
+#include "lull_stream.h"
 #include "lull.h"
 
 #define MAX_SERVERS 64
@@ -49,6 +52,9 @@ typedef struct lconn {
 	uv_timer_t timer;
 	uv_connect_t creq;
 	lull_conn *lc;
+	lull_mux *mux;
+	uint32_t sid; /* the one stream, once opened */
+	bool s_open;
 	unsigned idx;
 	bool opened;    /* counted in n_pending until ready or failed */
 	bool up;        /* TCP connected */
@@ -128,7 +134,20 @@ static void mark_failed(lconn *c, const char *why)
 static void on_message(void *user, const uint8_t *msg, size_t len)
 {
 	lconn *c = user;
-	(void)msg;
+	(void)lull_mux_receive(c->mux, uv_now(loop), msg, len);
+}
+
+static void on_stream_event(void *user, const lull_stream_event *ev)
+{
+	lconn *c = user;
+	if (ev->type == LULL_STREAM_EV_CLOSED && ev->reason != LULL_STREAM_NORMAL) {
+		mark_failed(c, lull_stream_reason_name(ev->reason));
+		return;
+	}
+	if (ev->type != LULL_STREAM_EV_DATA)
+		return;
+	size_t len = ev->len;
+	(void)lull_mux_consumed(c->mux, uv_now(loop), ev->id, len);
 	if (len > c->want_back) {
 		mark_failed(c, "echo_too_long");
 		return;
@@ -178,6 +197,7 @@ static void on_event(void *user, const lull_event *ev)
 		         (unsigned long long)c->bytes_out,
 		         c->up ? uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) : 0);
 		mark_failed(c, why);
+		lull_mux_link_closed(c->mux);
 		break;
 	}
 	default:
@@ -260,6 +280,10 @@ static void update(lconn *c)
 	flush_out(c);
 	if (c->failed)
 		return;
+	(void)lull_mux_flush(c->mux, uv_now(loop)); /* frames that waited for room */
+	flush_out(c);
+	if (c->failed)
+		return;
 	uint64_t d = lull_conn_next_deadline(c->lc), now = uv_now(loop);
 	if (d == UINT64_MAX)
 		uv_timer_stop(&c->timer);
@@ -312,6 +336,7 @@ static void open_one(lconn *c)
 	uv_timer_init(loop, &c->timer);
 	c->tcp.data = c->timer.data = c->creq.data = c;
 	if (lull_conn_new_client(&c->lc, &cfg, &key, server_pub, NULL, &cb) != LULL_OK ||
+	    lull_mux_new(&c->mux, c->lc, true, NULL, on_stream_event, c) != LULL_OK ||
 	    lull_conn_start(c->lc, uv_now(loop)) != LULL_OK) {
 		conn_abort(c, "engine_new");
 		return;
@@ -362,7 +387,16 @@ static void send_msg(lconn *c)
 		c->echo_sent = true;
 	}
 	c->want_back = back;
-	lull_err e = lull_conn_send(c->lc, uv_now(loop), msg, sizeof(msg));
+	lull_err e = LULL_OK;
+	if (!c->s_open) {
+		e = lull_mux_open(c->mux, uv_now(loop), NULL, &c->sid);
+		c->s_open = e == LULL_OK;
+	}
+	size_t taken = 0;
+	if (e == LULL_OK)
+		e = lull_mux_write(c->mux, uv_now(loop), c->sid, msg, sizeof(msg), &taken);
+	if (e == LULL_OK && taken != sizeof(msg))
+		e = LULL_ERR_WOULD_BLOCK;
 	if (e != LULL_OK) {
 		mark_failed(c, lull_err_name(e));
 		return;
