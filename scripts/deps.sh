@@ -6,7 +6,7 @@ set -eu
 
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for pkg in cmake make gcc clang pkg-config libssl-dev libuv1-dev valgrind clang-format; do
+for pkg in cmake make gcc clang pkg-config libssl-dev libuv1-dev valgrind clang-format spin; do
 	have_pkg "$pkg" || need="$need $pkg"
 done
 [ -z "$need" ] && exit 0
