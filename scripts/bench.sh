@@ -83,9 +83,9 @@ stop() {
 	done
 }
 
-# free_port, wait_port: shared with bench/profile.sh.
-# shellcheck source=bench/bench_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../bench/bench_lib.sh" || exit 1
+# free_port, wait_port: from the one shell library.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh" || exit 1
 
 # wait_file FILE SECONDS
 wait_file() {

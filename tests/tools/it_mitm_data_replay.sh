@@ -24,7 +24,6 @@
 # and be delivered, and the sink's byte count below would be off.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"
