@@ -13,7 +13,6 @@
 
 #include "wire.h"
 
-
 #define MITM_MAX_RULES    256
 #define MITM_MAX_ACTIONS  16
 #define MITM_MAX_SLOTS    64
@@ -137,7 +136,7 @@ void slot_store(int i, const uint8_t *f, size_t len);
 const slot *slot_get(int i);
 bool rule_matches_conn(const rule *r, const pconn *c);
 void replay_now(pconn *c, int dir, int slot_idx, uint64_t now, const uint8_t *f, size_t flen,
-                       uint64_t n);
+                uint64_t n);
 void process_frame(pconn *c, int dir, uint64_t now);
 void run_timers(pconn *c, uint64_t now);
 uint64_t now_ms(void);
@@ -145,8 +144,8 @@ void die_oom(void);
 const char *type_name(unsigned t, char buf[8]);
 const char *dir_name(int dir);
 void log_conn(const pconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_frame(const pconn *c, int dir, const uint8_t *f, size_t len, uint64_t n,
-                      const char *act, const char *extra);
+void log_frame(const pconn *c, int dir, const uint8_t *f, size_t len, uint64_t n, const char *act,
+               const char *extra);
 void enqueue(half *h, const uint8_t *p, size_t len, uint64_t release_ms);
 void release_held(half *h, uint64_t release_ms);
 void queue_free(half *h);

@@ -5,24 +5,11 @@
  * the capture slots, and fire the timed (at=MS) rules.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 
 #include "mitm.h"
 
@@ -83,7 +70,7 @@ bool rule_matches_conn(const rule *r, const pconn *c)
 }
 
 void replay_now(pconn *c, int dir, int slot_idx, uint64_t now, const uint8_t *f, size_t flen,
-                       uint64_t n)
+                uint64_t n)
 {
 	const slot *s = slot_get(slot_idx);
 	char extra[96];
