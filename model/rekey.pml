@@ -481,7 +481,11 @@ end:	do
 			if
 			:: !s_hs || dup -> close_conn() /* hs_step != WAIT_HS3 */
 			:: else ->
+#ifndef MUT_SERVER_KEEPS_OWN_POLICY
 				s_pend = MERGE(e, s_cfg); /* server_on_hs3 */
+#else
+				s_pend = s_cfg;
+#endif
 				s_install()
 			fi
 		:: t == HS2 || t == KEYS -> close_conn()
