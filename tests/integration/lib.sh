@@ -89,13 +89,22 @@ start_echo() {
 	"$ECHO" --port-file "$T/$_name.port" "$@" >"$T/$_name.out" 2>&1 &
 	ECHO_PID=$!
 	PIDS="$PIDS $ECHO_PID"
+	port_from_file "$T/$_name.port" "$ECHO_PID" "$T/$_name.out" "lull-echo $_name"
+	ECHO_PORT=$PORT_FROM_FILE
+}
+
+# port_from_file FILE PID LOG WHAT: wait (5 s, x SLOW) for the port the
+# child PID (logging to LOG) writes to FILE; sets PORT_FROM_FILE; fails
+# naming WHAT if the child exits first or never writes it.
+port_from_file() {
 	_n=$((50 * SLOW))
-	while [ ! -s "$T/$_name.port" ] && [ "$_n" -gt 0 ]; do
+	while [ ! -s "$1" ] && [ "$_n" -gt 0 ]; do
+		kill -0 "$2" 2>/dev/null || fail "$4 exited: $(cat "$3")"
 		sleep 0.1
 		_n=$((_n - 1))
 	done
-	ECHO_PORT=$(cat "$T/$_name.port" 2>/dev/null)
-	[ -n "$ECHO_PORT" ] || fail "lull-echo $_name did not start"
+	PORT_FROM_FILE=$(cat "$1" 2>/dev/null)
+	[ -n "$PORT_FROM_FILE" ] || fail "$4 did not start"
 }
 
 # start_lull LOGNAME server|client ARGS...: sets LULL_PID and LULL_PORT
@@ -186,14 +195,8 @@ start_mitm() {
 	"$MITM" --upstream "$_up" --port-file "$T/$_m.port" "$@" >"$T/$_m.log" 2>&1 &
 	MITM_PID=$!
 	PIDS="$PIDS $MITM_PID"
-	_n=$((50 * SLOW))
-	while [ ! -s "$T/$_m.port" ] && [ "$_n" -gt 0 ]; do
-		kill -0 "$MITM_PID" 2>/dev/null || fail "lull-mitm $_m exited: $(cat "$T/$_m.log")"
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	MITM_PORT=$(cat "$T/$_m.port" 2>/dev/null)
-	[ -n "$MITM_PORT" ] || fail "lull-mitm $_m did not start"
+	port_from_file "$T/$_m.port" "$MITM_PID" "$T/$_m.log" "lull-mitm $_m"
+	MITM_PORT=$PORT_FROM_FILE
 }
 
 count() {
