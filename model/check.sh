@@ -1,7 +1,7 @@
 #!/bin/sh
 # check.sh - verify the rekey model (model/rekey.pml) with spin.
 #
-#   model/check.sh [--each] [--mutant NAME] [WORKDIR]
+#   model/check.sh [--each] [--with NAME] [--mutant NAME] [WORKDIR]
 #
 # Generates the verifier with spin, compiles it, and checks every claim: the
 # safety claims by a full search, the liveness claims by a search for
@@ -10,16 +10,19 @@
 # compiler failure.  --each checks each property on its own (slower) rather
 # than the combined `safety` and `liveness` claims.  --mutant NAME builds the
 # model with -DNAME and succeeds only if spin finds a counterexample: proof
-# that the check can fail.
+# that the check can fail.  --with NAME builds with -DNAME and expects every
+# property to hold (e.g. --with WITH_CAPS adds the reject_after_* holds).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 each=0
 mutant=""
+with=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--each) each=1 ;;
 	--mutant) mutant="$2"; shift ;;
+	--with) with="$with -D$2"; shift ;;
 	-*) echo "check.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -32,8 +35,8 @@ command -v spin >/dev/null || { echo "check.sh: spin not installed (scripts/deps
 
 # The search depth the model needs is under 10k steps; 200k leaves room.
 DEPTH=200000
-defs=""
-[ -n "$mutant" ] && defs="-D$mutant"
+defs=$with
+[ -n "$mutant" ] && defs="$defs -D$mutant"
 cp "$here/rekey.pml" .
 spin $defs -a rekey.pml >spin.out 2>&1 || { cat spin.out; exit 1; }
 # -O0: pan.c takes ~30 s of CPU to optimise and runs only ~2x faster for it.
