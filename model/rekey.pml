@@ -26,18 +26,18 @@
  *    backstop after heartbeat_timeout of grace) and lull_conn_rekey are
  *    nondeterministic triggers.  reject_after_* is a flag per end (c_cap,
  *    s_cap) that makes policy_check_send hold; it is in the model only with
- *    -DWITH_CAPS (it multiplies the state space and adds no behaviour the
- *    idle hold does not have).  The receiver's LULL_ERR_KEY_EXPIRED check
- *    is not modelled (it only closes).
+ *    -DWITH_CAPS (it multiplies the state space by five; checked apart,
+ *    model/README.md).  The receiver's LULL_ERR_KEY_EXPIRED check is not
+ *    modelled (it only closes).
  *  - Sequence numbers.  record.c's nonce is the per-key sequence number, so
  *    a lost record leaves a hole: the next honest record under that key fails
  *    authentication (the model closes there); a duplicated record fails when
  *    its copy is read.  hole_c2s / hole_s2c hold the epoch with a hole (one
- * at a time).  A forged
- *    record takes the next sequence number: accepted, it makes the honest
- *    next record under that key fail (a hole); rejected as a spoof with
- *    on_spoof=drop, on_spoof rewinds the key's sequence (k->seq--) and the
- *    honest stream goes on; sent into a hole, it fills it.
+ *    at a time).  A forged record takes the next sequence number: accepted,
+ *    it makes the honest next record under that key fail (a hole);
+ *    rejected as a spoof with on_spoof=drop, on_spoof rewinds the key's
+ *    sequence (k->seq--) and the honest stream goes on; sent into a hole,
+ *    it fills it.
  *  - Lost handshake frames (HS1, HS2, HS3, KEYS) stall the handshake, which
  *    the handshake deadline then closes.  A duplicated handshake frame is
  *    refused by the hs_step / hs_active checks of on_frame and server_on_hs1.
@@ -58,8 +58,8 @@
  *    duplicates one, and the applications and timers start something on a
  *    direction only while fewer than ROOM frames are in flight on it.
  *
- * Mutations (-DMUT_...) break one rule each; scripts/model.sh shows that
- * spin then finds a counterexample.
+ * Mutations (-DMUT_...) break one rule each; model/check.sh --mutant shows
+ * that spin then finds a counterexample.
  */
 
 #define CAP 5 /* frames in flight per direction */
