@@ -7,9 +7,11 @@
 # file must exist, and the name must be defined in it: a C function
 # (a line that starts with its type and has `name(`), a test mutation
 # (`MUTATION(name,`), a Promela claim, inline or process (`ltl name`,
-# `inline name`, `proctype name`), or a shell function (`name()`).  A
-# renamed function or test, or a deleted script, fails the check with the
-# reference that went stale.
+# `inline name`, `proctype name`), or a shell function (`name()`); a unit
+# test must also be named a second time (called from main or listed in a
+# table), so a test that is defined but no longer run fails too.  A renamed
+# function or test, or a deleted script, fails the check with the reference
+# that went stale.
 set -eu
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 doc="$root/docs/claims.md"
@@ -38,7 +40,20 @@ for ref in $refs; do
 	if ! grep -Eq "$re" "$root/$file"; then
 		echo "check_claims: $ref: $name is not defined in $file" >&2
 		bad=1
+		continue
 	fi
+	# A unit test must also be run: named again after its definition
+	# (called from main, or listed in its table).
+	case "$file" in
+	tests/*.c | sim/*.c)
+		uses=$(grep -E "(^|[^A-Za-z0-9_])$name(\(|,)" "$root/$file" |
+			grep -Evc "^(static|void|int|MUTATION)|^[[:space:]]*(//|/\*|\*)") || true
+		if [ "$uses" -lt 1 ]; then
+			echo "check_claims: $ref: $name is defined but never run" >&2
+			bad=1
+		fi
+		;;
+	esac
 done
 [ $bad = 0 ] && echo "check_claims: $n references, all present"
 exit $bad
