@@ -18,8 +18,8 @@ trap 'for p in $PIDS; do kill -KILL $p 2>/dev/null; done; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
 
 # free_port, wait_port: shared with scripts/bench.sh.
-# shellcheck source=bench/bench_lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh" || exit 1
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh" || exit 1
 
 (umask 077 && "$B/lull" genkey >"$T/s.key" && "$B/lull" genkey >"$T/c.key") || exit 1
 "$B/lull" pubkey <"$T/s.key" >"$T/s.pub"

@@ -21,6 +21,7 @@
 
 #include "crypto.h"
 #include "lull.h"
+#include "../tests/test_rng.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,10 +41,7 @@ typedef struct fuzz_rng {
 
 static inline uint64_t fuzz_rng_next(fuzz_rng *r)
 {
-	uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return test_splitmix64(&r->state);
 }
 
 static fuzz_rng fuzz_random_stream;

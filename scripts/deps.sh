@@ -11,9 +11,10 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok install
 # groff-base, binutils and python3: what the install, notify and metrics
 # tests check with.  redis-server, redis-tools, netcat-openbsd, socat: real
 # programs the integration tests carry through a link (it_real_*.sh).
+# spin: make test model-checks the rekey rules (model/).
 for pkg in cmake make gcc clang pkg-config libssl-dev libuv1-dev valgrind clang-format \
 	libsystemd-dev libmicrohttpd-dev prometheus systemd groff-base binutils python3 \
-	redis-server redis-tools netcat-openbsd socat; do
+	redis-server redis-tools netcat-openbsd socat spin; do
 	have_pkg "$pkg" || need="$need $pkg"
 done
 # haproxy: tests/integration/it_haproxy.sh puts a real one in front of two servers.

@@ -15,7 +15,7 @@
  *
  * Invariants:
  *  - Every shape constant lives in the tables below, with its unit.
- *  - A generator draws from its own stream (sim_rng_seed's label), so adding
+ *  - A generator draws from its own stream (test_rng_seed's label), so adding
  *    a generator never changes another one's trace for the same seed.
  *  - Messages are added in time order; a generator never relies on the
  *    trace sorting them.
@@ -43,18 +43,18 @@ static const size_band chat_sizes[] = {
 
 static uint64_t draw_size(sim_rng *r, const size_band *bands, size_t n)
 {
-	uint64_t pick = sim_rng_range(r, 0, 999);
+	uint64_t pick = test_rng_range(r, 0, 999);
 	for (size_t i = 0; i < n; i++) {
 		if (pick < bands[i].per_mille)
-			return sim_rng_range(r, bands[i].lo_bytes, bands[i].hi_bytes);
+			return test_rng_range(r, bands[i].lo_bytes, bands[i].hi_bytes);
 		pick -= bands[i].per_mille;
 	}
-	return sim_rng_range(r, bands[n - 1].lo_bytes, bands[n - 1].hi_bytes);
+	return test_rng_range(r, bands[n - 1].lo_bytes, bands[n - 1].hi_bytes);
 }
 
 static sim_dir draw_dir(sim_rng *r)
 {
-	return sim_rng_chance(r, 1, 2) ? SIM_C2S : SIM_S2C;
+	return test_rng_chance(r, 1, 2) ? SIM_C2S : SIM_S2C;
 }
 
 /* ---- messaging-day ------------------------------------------------------- */
@@ -109,7 +109,7 @@ static sim_err day_message(sim_trace *tr, sim_rng *r, uint64_t t)
 static sim_err gen_messaging_day(sim_trace *tr, uint64_t seed)
 {
 	sim_rng r;
-	sim_rng_seed(&r, seed, 1);
+	test_rng_seed(&r, seed, 1);
 	sim_trace_init(tr, "messaging-day", SIM_MS_PER_DAY);
 	sim_err err = SIM_OK;
 	for (size_t p = 0; p < sizeof(day_parts) / sizeof(day_parts[0]) && !err; p++) {
@@ -127,9 +127,9 @@ static sim_err gen_messaging_day(sim_trace *tr, uint64_t seed)
 			if (session_end > dp->end_ms)
 				session_end = dp->end_ms;
 			while (!err && t < session_end) {
-				if (sim_rng_chance(&r, dp->burst_per_mille, 1000)) {
-					uint64_t n = sim_rng_range(&r, DAY_BURST_MIN_MSGS,
-					                           DAY_BURST_MAX_MSGS);
+				if (test_rng_chance(&r, dp->burst_per_mille, 1000)) {
+					uint64_t n = test_rng_range(&r, DAY_BURST_MIN_MSGS,
+					                            DAY_BURST_MAX_MSGS);
 					for (uint64_t i = 0; i < n && !err && t < session_end;
 					     i++) {
 						err = day_message(tr, &r, t);
@@ -156,13 +156,13 @@ static sim_err gen_messaging_day(sim_trace *tr, uint64_t seed)
 static sim_err gen_trickle(sim_trace *tr, uint64_t seed)
 {
 	sim_rng r;
-	sim_rng_seed(&r, seed, 2);
+	test_rng_seed(&r, seed, 2);
 	sim_trace_init(tr, "trickle", TRICKLE_DURATION_MS);
 	sim_err err = SIM_OK;
 	for (uint64_t t = TRICKLE_PERIOD_MS; t < TRICKLE_DURATION_MS && !err;
 	     t += TRICKLE_PERIOD_MS)
 		err = sim_trace_add(tr, t, SIM_C2S,
-		                    sim_rng_range(&r, TRICKLE_MIN_BYTES, TRICKLE_MAX_BYTES));
+		                    test_rng_range(&r, TRICKLE_MIN_BYTES, TRICKLE_MAX_BYTES));
 	return err;
 }
 
@@ -183,17 +183,17 @@ static sim_err gen_trickle(sim_trace *tr, uint64_t seed)
 static sim_err gen_bulk(sim_trace *tr, uint64_t seed)
 {
 	sim_rng r;
-	sim_rng_seed(&r, seed, 3);
+	test_rng_seed(&r, seed, 3);
 	sim_trace_init(tr, "bulk", BULK_DURATION_MS);
 	const uint64_t starts[] = {BULK_FIRST_START_MS, BULK_SECOND_START_MS};
 	sim_err err = SIM_OK;
 	for (size_t k = 0; k < 2 && !err; k++) {
 		uint64_t chunks = 0;
 		for (uint64_t t = starts[k]; t < starts[k] + BULK_TRANSFER_MS && !err;
-		     t += sim_rng_range(&r, BULK_CHUNK_GAP_MIN_MS, BULK_CHUNK_GAP_MAX_MS)) {
+		     t += test_rng_range(&r, BULK_CHUNK_GAP_MIN_MS, BULK_CHUNK_GAP_MAX_MS)) {
 			err = sim_trace_add(
 			        tr, t, SIM_S2C,
-			        sim_rng_range(&r, BULK_CHUNK_MIN_BYTES, BULK_CHUNK_MAX_BYTES));
+			        test_rng_range(&r, BULK_CHUNK_MIN_BYTES, BULK_CHUNK_MAX_BYTES));
 			if (!err && ++chunks % BULK_ACK_EVERY == 0)
 				err = sim_trace_add(tr, t, SIM_C2S, BULK_ACK_BYTES);
 		}
@@ -215,16 +215,16 @@ static sim_err gen_bulk(sim_trace *tr, uint64_t seed)
 static sim_err gen_iot(sim_trace *tr, uint64_t seed)
 {
 	sim_rng r;
-	sim_rng_seed(&r, seed, 4);
+	test_rng_seed(&r, seed, 4);
 	sim_trace_init(tr, "iot", IOT_DURATION_MS);
 	sim_err err = SIM_OK;
 	for (uint64_t slot = IOT_PERIOD_MS; slot + IOT_JITTER_MS < IOT_DURATION_MS && !err;
 	     slot += IOT_PERIOD_MS) {
-		uint64_t t = slot - IOT_JITTER_MS + sim_rng_range(&r, 0, 2 * IOT_JITTER_MS);
+		uint64_t t = slot - IOT_JITTER_MS + test_rng_range(&r, 0, 2 * IOT_JITTER_MS);
 		err = sim_trace_add(
 		        tr, t, SIM_C2S,
-		        sim_rng_range(&r, IOT_READING_MIN_BYTES, IOT_READING_MAX_BYTES));
-		if (!err && sim_rng_chance(&r, IOT_COMMAND_PER_MILLE, 1000))
+		        test_rng_range(&r, IOT_READING_MIN_BYTES, IOT_READING_MAX_BYTES));
+		if (!err && test_rng_chance(&r, IOT_COMMAND_PER_MILLE, 1000))
 			err = sim_trace_add(tr, t + IOT_COMMAND_DELAY_MS, SIM_S2C,
 			                    IOT_COMMAND_BYTES);
 	}

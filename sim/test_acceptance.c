@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "test.h"
 #include "gen.h"
 #include "policies.h"
 #include "report.h"
@@ -211,5 +211,5 @@ int main(void)
 	check_messaging_day_table();
 	check_trickle();
 	check_spoof_window_is_real();
-	return check_done("sim_test_acceptance");
+	return test_summary();
 }

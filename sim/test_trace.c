@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "test.h"
 #include "gen.h"
 #include "trace.h"
 
@@ -164,5 +164,5 @@ int main(int argc, char **argv)
 		check_example(argv[1]);
 	else
 		CHECK(!"usage: sim_test_trace SIM_DIR");
-	return check_done("sim_test_trace");
+	return test_summary();
 }

@@ -3,7 +3,8 @@
  *
  * Each test program counts checks, prints every failed one with file:line
  * and the expression, ends with "N passed, M failed" and exits non-zero on
- * any failure.  No check is ever skipped silently.
+ * any failure.  No check is ever skipped silently.  The one harness of the
+ * unit tests (tests/, tests/cli/) and the simulator's tests (sim/test_*.c).
  */
 #ifndef LULL_TEST_H
 #define LULL_TEST_H
@@ -41,6 +42,19 @@ static unsigned test_passed_count, test_failed_count;
 	} while (0)
 
 #define CHECK_OK(expr) CHECK_ERR(expr, LULL_OK)
+
+/* A check on two unsigned figures that prints both when it fails. */
+#define CHECK_CMP(a, op, b)                                                                        \
+	do {                                                                                       \
+		unsigned long long a_ = (a), b_ = (b);                                             \
+		if (a_ op b_) {                                                                    \
+			test_passed_count++;                                                       \
+		} else {                                                                           \
+			test_failed_count++;                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s %s %s (%llu vs %llu)\n",          \
+			        __FILE__, __LINE__, #a, #op, #b, a_, b_);                          \
+		}                                                                                  \
+	} while (0)
 
 /* Check len bytes of got against want, printing both in hex on mismatch. */
 #define CHECK_MEM(got, want, len)                                                                  \

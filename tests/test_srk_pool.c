@@ -5,6 +5,7 @@
  * refuse repeats, grow, and stop at their cap.
  */
 #include "test.h"
+#include "test_rng.h"
 
 #include "crypto.h"
 #include "srk_pool.h"
@@ -71,14 +72,11 @@ static bool slot_is_wiped(const srk_slot *s)
 	       s->replay_used == NULL && s->replay_count == 0 && s->replay_cap == 0;
 }
 
-/* Deterministic xorshift64*: the same "random" schedule on every run. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+/* The tests' generator, seeded once: the same "random" schedule on every run. */
+static test_rng schedule_rng;
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
+	return test_rng_next(&schedule_rng);
 }
 
 /* ---- Configuration ------------------------------------------------------ */
@@ -850,6 +848,7 @@ static void test_handle_across_wipe(void)
 
 int main(void)
 {
+	test_rng_seed(&schedule_rng, 1, 0);
 	test_config();
 	test_misuse();
 	test_one_key_per_interval();

@@ -1,11 +1,19 @@
-# lib.sh - shared by the integration tests (sourced, POSIX sh).
+# lib.sh - the one shell library of lull's test and bench scripts
+# (sourced, POSIX sh): the integration tests (tests/integration, tests/tools),
+# the soak (scripts/soak.sh) and the benchmarks (scripts/bench.sh,
+# bench/profile.sh).
 #
 # Every process a test starts is recorded and killed by PID on exit; every
-# wait is a bounded poll of a log file; everything lives in one mktemp -d
-# directory, removed on exit unless the test failed (then it is kept and
-# named, with the logs printed).
+# wait is a bounded poll of a log file or a socket; everything lives in one
+# mktemp -d directory, removed on exit unless the test failed (then it is
+# kept and named, with the logs printed).
 #
 # Usage: . lib.sh; it_init "$1"; ...; it_pass
+#
+# Sections: the test's life (it_init .. it_pass), processes (start_*,
+# wait_exit, stop_pid), the man in the middle (start_mitm and the timing
+# helpers of the mitm scenarios), ports for the benchmarks (free_port,
+# wait_port).
 
 set -u
 
@@ -81,13 +89,22 @@ start_echo() {
 	"$ECHO" --port-file "$T/$_name.port" "$@" >"$T/$_name.out" 2>&1 &
 	ECHO_PID=$!
 	PIDS="$PIDS $ECHO_PID"
+	port_from_file "$T/$_name.port" "$ECHO_PID" "$T/$_name.out" "lull-echo $_name"
+	ECHO_PORT=$PORT_FROM_FILE
+}
+
+# port_from_file FILE PID LOG WHAT: wait (5 s, x SLOW) for the port the
+# child PID (logging to LOG) writes to FILE; sets PORT_FROM_FILE; fails
+# naming WHAT if the child exits first or never writes it.
+port_from_file() {
 	_n=$((50 * SLOW))
-	while [ ! -s "$T/$_name.port" ] && [ "$_n" -gt 0 ]; do
+	while [ ! -s "$1" ] && [ "$_n" -gt 0 ]; do
+		kill -0 "$2" 2>/dev/null || fail "$4 exited: $(cat "$3")"
 		sleep 0.1
 		_n=$((_n - 1))
 	done
-	ECHO_PORT=$(cat "$T/$_name.port" 2>/dev/null)
-	[ -n "$ECHO_PORT" ] || fail "lull-echo $_name did not start"
+	PORT_FROM_FILE=$(cat "$1" 2>/dev/null)
+	[ -n "$PORT_FROM_FILE" ] || fail "$4 did not start"
 }
 
 # start_lull LOGNAME server|client ARGS...: sets LULL_PID and LULL_PORT
@@ -159,4 +176,98 @@ stop_pid() {
 it_pass() {
 	echo "PASS"
 	exit 0
+}
+
+# ---- The man in the middle (tests/tools/it_mitm_*.sh) ----------------------
+#
+#   start_mitm NAME UPSTREAM_PORT [lull-mitm ARGS]: MITM_PID, MITM_PORT;
+#       its log (one line per action) is $T/NAME.log.
+#   count FILE PATTERN: number of lines of FILE matching PATTERN.
+#   assert_alive: both lull processes are still running (no crash).
+
+start_mitm() {
+	MITM=$BUILD_DIR/lull-mitm
+	[ -x "$MITM" ] || fail "missing $MITM"
+	_m=$1
+	_up=$2
+	shift 2
+	rm -f "$T/$_m.port"
+	"$MITM" --upstream "$_up" --port-file "$T/$_m.port" "$@" >"$T/$_m.log" 2>&1 &
+	MITM_PID=$!
+	PIDS="$PIDS $MITM_PID"
+	port_from_file "$T/$_m.port" "$MITM_PID" "$T/$_m.log" "lull-mitm $_m"
+	MITM_PORT=$PORT_FROM_FILE
+}
+
+count() {
+	grep -c -- "$2" "$1" 2>/dev/null || true
+}
+
+assert_alive() {
+	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
+	kill -0 "$CLIENT_PID" 2>/dev/null || fail "the client died"
+}
+
+# ts_ms FILE PATTERN: the ts= of the first line matching PATTERN, as ms since
+# midnight (UTC; the tests never run across midnight long enough to matter).
+ts_ms() {
+	grep -m 1 -- "$2" "$1" 2>/dev/null |
+		sed -n 's/^ts=[0-9-]*T\([0-9][0-9]\):\([0-9][0-9]\):\([0-9][0-9]\)\.\([0-9][0-9][0-9]\)Z.*/\1 \2 \3 \4/p' |
+		{ read -r h m s ms && echo $(((1$h - 100) * 3600000 + (1$m - 100) * 60000 + (1$s - 100) * 1000 + 1$ms - 1000)); }
+}
+
+# mitm_t FILE PATTERN: the t= (ms since the mitm started) of the first line
+# of a mitm log matching PATTERN.
+mitm_t() {
+	grep -m 1 -- "$2" "$1" 2>/dev/null | sed -n 's/^mitm t=\([0-9]*\) .*/\1/p'
+}
+
+# between VALUE LO HI WHAT: fail unless LO <= VALUE <= HI.
+between() {
+	[ -n "$1" ] || fail "$4: not measured"
+	[ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || fail "$4: $1 ms, expected $2-$3 ms"
+}
+
+# ref_sink_init: start the reference sink stream_sha uses.  Call it at the
+# top level of the test, never inside $(...): a sink started in a subshell
+# escapes the PID list (never stopped) and races the next one's port file.
+ref_sink_init() {
+	start_echo refsink --mode sink
+	REF_SINK_PORT=$ECHO_PORT
+}
+
+# stream_sha SEED SIZE: sha256 of the first SIZE bytes lull-load sends with
+# --seed SEED (connection 1), measured by sending them straight into the
+# reference sink (ref_sink_init), no lull in between.
+stream_sha() {
+	[ -n "${REF_SINK_PORT:-}" ] || { echo "stream_sha: ref_sink_init first" >&2; return 1; }
+	"$LOAD" --port "$REF_SINK_PORT" --mode send --steps "$2" --seed "$1" --timeout 10 |
+		sed -n 's/^load conn=1 mode=send bytes=[0-9]* sha256=\([0-9a-f]*\) .*/\1/p'
+}
+
+# ---- Ports, for the benchmarks (scripts/bench.sh, bench/profile.sh) --------
+
+# free_port: a port nobody listens on and that we have not handed out
+# (remembered in $T/ports: callers run in command substitutions, i.e.
+# subshells, and several ports are often handed out before any is bound).
+free_port() {
+	for _ in $(seq 200); do
+		_p=$(shuf -i 10000-31999 -n 1) # below the ephemeral range
+		grep -qx "$_p" "$T/ports" 2>/dev/null && continue
+		if [ -z "$(ss -Htan "sport = :$_p" 2>/dev/null)" ]; then
+			echo "$_p" >>"$T/ports"
+			echo "$_p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_port PORT: until something listens there (10 s).
+wait_port() {
+	for _ in $(seq 100); do
+		[ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }

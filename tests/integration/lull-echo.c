@@ -35,7 +35,7 @@ typedef struct conn {
 	uint64_t idle_until; /* source: monotonic ms the idle spell ends, 0 none */
 	int idled;
 	int eof;
-	prng rng;
+	test_rng rng;
 	hasher h;
 } conn;
 
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 						left = idle_after - c->done;
 					c->len = left < BUF_BYTES ? (size_t)left : BUF_BYTES;
 					c->off = 0;
-					prng_fill(&c->rng, c->buf, c->len);
+					test_rng_fill(&c->rng, c->buf, c->len);
 					hasher_update(&c->h, c->buf, c->len);
 				}
 				ssize_t w =
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 				c->fd = fd;
 				c->id = next_id++;
 				c->buf = malloc(BUF_BYTES);
-				prng_seed(&c->rng, seed);
+				test_rng_seed(&c->rng, seed, 0);
 				if (mode == MODE_SOURCE || mode == MODE_SINK)
 					hasher_init(&c->h);
 			}

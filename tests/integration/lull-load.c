@@ -46,7 +46,7 @@ typedef struct conn {
 	uint64_t idle_until;
 	uint64_t rate_start_ms, rate_base; /* --rate: when and where it began */
 	uint64_t start_ms;
-	prng tx, rx;
+	test_rng tx, rx;
 	hasher htx, hrx;
 	int done, failed, shut;
 	uint8_t pending[CHUNK];
@@ -177,8 +177,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		set_nonblock(c->fd);
-		prng_seed(&c->tx, seed + i);
-		prng_seed(&c->rx, seed + i);
+		test_rng_seed(&c->tx, seed + i, 0);
+		test_rng_seed(&c->rx, seed + i, 0);
 		hasher_init(&c->htx);
 		hasher_init(&c->hrx);
 		c->start_ms = mono_ms();
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
 				c->total_rx += (uint64_t)r;
 				hasher_update(&c->hrx, rbuf, (size_t)r);
 				if (mode == MODE_ECHO) {
-					prng_fill(&c->rx, expect, (size_t)r);
+					test_rng_fill(&c->rx, expect, (size_t)r);
 					if (c->recvd > steps[c->step].bytes ||
 					    memcmp(rbuf, expect, (size_t)r) != 0) {
 						fprintf(stderr,
@@ -321,7 +321,7 @@ int main(int argc, char **argv)
 				uint64_t want = steps[c->step].bytes - c->sent;
 				c->plen = want < CHUNK ? (size_t)want : CHUNK;
 				c->poff = 0;
-				prng_fill(&c->tx, c->pending, c->plen);
+				test_rng_fill(&c->tx, c->pending, c->plen);
 				hasher_update(&c->htx, c->pending, c->plen);
 				c->sent += c->plen;
 			}

@@ -1,6 +1,6 @@
 /*
  * tool_common.h - shared bits of the integration test tools (lull-echo,
- * lull-load): a seeded PRNG for reproducible "random" streams, SHA-256
+ * lull-load): reproducible "random" streams (tests/test_rng.h), SHA-256
  * of a stream, and a few socket helpers.  Header-only: each tool is one
  * program built from one .c file.
  */
@@ -23,61 +23,10 @@
 
 #include <openssl/evp.h>
 
-/* xoshiro256**: fast, and the same seed gives the same stream on both
- * ends, so a receiver can check every byte without storing them. */
-typedef struct prng {
-	uint64_t s[4];
-	uint8_t buf[8];
-	unsigned left;
-} prng;
-
-static inline uint64_t prng_rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static inline void prng_seed(prng *p, uint64_t seed)
-{
-	/* splitmix64 to spread the seed. */
-	for (int i = 0; i < 4; i++) {
-		seed += 0x9e3779b97f4a7c15ull;
-		uint64_t z = seed;
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		p->s[i] = z ^ (z >> 31);
-	}
-	p->left = 0;
-}
-
-static inline uint64_t prng_next(prng *p)
-{
-	uint64_t *s = p->s;
-	uint64_t result = prng_rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = prng_rotl(s[3], 45);
-	return result;
-}
-
-static inline void prng_fill(prng *p, uint8_t *out, size_t n)
-{
-	while (n > 0) {
-		if (p->left == 0) {
-			uint64_t v = prng_next(p);
-			memcpy(p->buf, &v, 8);
-			p->left = 8;
-		}
-		size_t take = n < p->left ? n : p->left;
-		memcpy(out, p->buf + 8 - p->left, take);
-		p->left -= (unsigned)take;
-		out += take;
-		n -= take;
-	}
-}
+/* Traffic streams: both ends seed the same generator (test_rng_seed with
+ * label 0) and draw the same bytes, so a receiver checks every byte
+ * without storing them. */
+#include "../test_rng.h"
 
 static inline uint64_t seed_from_urandom(void)
 {

@@ -27,7 +27,6 @@
 #     addresses are only bytes in headers; nothing is sent to them.)
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 FLOOD=$BUILD_DIR/lull-flood
 [ -x "$FLOOD" ] || fail "missing $FLOOD"
 it_keys server alice

@@ -13,7 +13,6 @@
 # the rekey branch 2 fails.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"

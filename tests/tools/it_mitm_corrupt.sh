@@ -20,7 +20,6 @@
 # stall, and fail here.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 OPTS="--heartbeat-interval 400ms --heartbeat-timeout 150ms --srk-lifetime 1s --threads 1"

@@ -23,7 +23,6 @@
 # the sink's byte count below would be off if one were delivered.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"

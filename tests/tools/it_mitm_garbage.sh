@@ -19,7 +19,6 @@
 # connection would need 6.4 MiB more (the figures are printed).
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"

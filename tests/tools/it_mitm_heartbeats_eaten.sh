@@ -11,7 +11,6 @@
 # client would, with heartbeat_missed) and this test fails.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 HB="--heartbeat-interval 1s --heartbeat-timeout 500ms"

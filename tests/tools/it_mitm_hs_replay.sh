@@ -27,7 +27,6 @@
 # binding B3 does not fail at HS1; without the state checks B2 goes on.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 mkdir "$T/cap"

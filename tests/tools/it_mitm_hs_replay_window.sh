@@ -7,7 +7,6 @@
 # (Across worker threads each has its own pool; §5 documents that.)
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo sink --mode sink

@@ -11,7 +11,6 @@
 # 1 and 3 would deliver data twice and 2 out of order.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo echo

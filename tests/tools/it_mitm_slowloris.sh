@@ -11,7 +11,6 @@
 # this test would time out waiting for the closes.
 . "$(dirname "$0")/../integration/lib.sh"
 it_init "$1"
-. "$(dirname "$0")/mitm_lib.sh"
 it_keys server alice
 echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
 start_echo echo

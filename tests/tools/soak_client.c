@@ -49,7 +49,7 @@ typedef struct slot {
 	int fd;
 	enum phase phase;
 	uint64_t seed;
-	prng tx, rx, ctl;
+	test_rng tx, rx, ctl;
 	hasher htx, hrx;
 	uint64_t sent, recvd;   /* this connection */
 	unsigned msgs_left;     /* in this burst, not yet written */
@@ -77,14 +77,14 @@ static struct {
 	uint64_t conns, messages, bytes_tx, bytes_rx, bursts, idles, errors;
 } tot;
 
-static uint64_t rnd(prng *p, uint64_t n) /* 0..n-1 */
+static uint64_t rnd(test_rng *p, uint64_t n) /* 0..n-1 */
 {
-	return n ? prng_next(p) % n : 0;
+	return n ? test_rng_next(p) % n : 0;
 }
 
 /* Mostly small messages, now and then a large one; a trickle only sends
  * small ones. */
-static size_t msg_size(const slot *s, prng *p)
+static size_t msg_size(const slot *s, test_rng *p)
 {
 	if (s->trickle)
 		return (size_t)(1 + rnd(p, TRICKLE_MSG_MAX));
@@ -108,9 +108,9 @@ static int slot_connect(slot *s, uint64_t now)
 		return -1;
 	}
 	set_nonblock(s->fd);
-	prng_seed(&s->tx, s->seed);
-	prng_seed(&s->rx, s->seed);
-	prng_seed(&s->ctl, s->seed ^ 0x5eed5eed5eedull);
+	test_rng_seed(&s->tx, s->seed, 0);
+	test_rng_seed(&s->rx, s->seed, 0);
+	test_rng_seed(&s->ctl, s->seed ^ 0x5eed5eed5eedull, 0);
 	hasher_init(&s->htx);
 	hasher_init(&s->hrx);
 	s->sent = s->recvd = 0;
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 					          now);
 					continue;
 				}
-				prng_fill(&s->rx, expect, (size_t)r);
+				test_rng_fill(&s->rx, expect, (size_t)r);
 				if (s->phase == PH_IDLE || s->recvd + (uint64_t)r > s->sent ||
 				    memcmp(rbuf, expect, (size_t)r) != 0) {
 					slot_fail(s, i,
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 			if (s->poff == s->plen && s->msgs_left > 0) {
 				s->plen = msg_size(s, &s->ctl);
 				s->poff = 0;
-				prng_fill(&s->tx, s->pending, s->plen);
+				test_rng_fill(&s->tx, s->pending, s->plen);
 				hasher_update(&s->htx, s->pending, s->plen);
 				s->msgs_left--;
 				tot.messages++;
