@@ -1,7 +1,9 @@
 /*
- * conn.h - the connection object behind lull_conn (see conn.c for the
- * protocol and its invariants).  Internal: tests and the policy layer read
- * its fields; applications use lull.h.
+ * conn.h - the connection object behind lull_conn, and what its three
+ * files share: conn.c (lifecycle, buffers, events, close, timers),
+ * conn_handshake.c (HS1 -> KEYS) and conn_records.c (data, control records,
+ * spoof).  Each states its own invariants.  Internal: tests and the policy
+ * layer read its fields; applications use lull.h.
  */
 #ifndef LULL_CONN_H
 #define LULL_CONN_H
@@ -93,5 +95,63 @@ struct lull_conn {
 	conn_held_msg *held_head, *held_tail;
 	size_t held_bytes;
 };
+
+/* ---- conn.c ------------------------------------------------------------ */
+
+/* Room for n more bytes of output (grown, or compacted, as needed). */
+lull_err conn_out_reserve(lull_conn *c, size_t n);
+
+/* Queue one control record (heartbeat, ack, rekey request, KEY_END, close)
+ * under the current send key, stale or ratcheted or not. */
+lull_err conn_queue_control(lull_conn *c, uint8_t type, const uint8_t *body, size_t len);
+
+/* Give back the cipher contexts: the end of every public call. */
+void conn_release_contexts(lull_conn *c);
+
+/* Report an event; false when the callback closed the connection (the
+ * caller then stops with LULL_ERR_CLOSED). */
+bool conn_emit(lull_conn *c, lull_event *ev, uint64_t now_ms);
+bool conn_emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type,
+                      lull_rekey_reason reason);
+
+/* Close once: queue the close frame (unless by_peer), wipe every secret,
+ * report LULL_EV_CLOSED. */
+void conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason, lull_err err,
+                bool by_peer);
+
+/* A fatal local error: close with reason, hand err back to the caller. */
+lull_err conn_fail(lull_conn *c, uint64_t now_ms, lull_err err, lull_close_reason reason);
+
+/* The same for an authentication failure, reported as such first. */
+lull_err conn_auth_fail(lull_conn *c, uint64_t now_ms, lull_err err, lull_close_reason reason);
+
+crypto_aead_alg conn_aead(const lull_conn *c);
+crypto_hash_alg conn_hash(const lull_conn *c);
+
+/* ---- conn_handshake.c -------------------------------------------------- */
+
+/* Client: queue HS1 and wait for HS2 (the first handshake or a rekey). */
+lull_err conn_hs_begin(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason);
+
+/* A whole HS1, HS2, HS3, KEYS or HS_FAILED frame whose header was checked. */
+lull_err conn_hs_on_frame(lull_conn *c, uint64_t now_ms, const wire_header *h,
+                          const uint8_t *frame);
+
+/* Wipe and free the handshake state, if any. */
+void conn_hs_free(lull_conn *c);
+
+/* ---- conn_records.c ---------------------------------------------------- */
+
+/* A whole record frame (DATA or control) whose header was checked. */
+lull_err conn_on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, const uint8_t *frame);
+
+/* A new key is needed: the client starts a handshake, the server asks. */
+lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason);
+
+/* Seal what is held as far as the policy allows; close if finishing. */
+lull_err conn_flush_held(lull_conn *c, uint64_t now_ms);
+
+/* Client: a heartbeat on the grid, or a retry of an unacked one. */
+lull_err conn_send_heartbeat(lull_conn *c, uint64_t now_ms);
 
 #endif /* LULL_CONN_H */
