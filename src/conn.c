@@ -102,6 +102,14 @@ void conn_release_contexts(lull_conn *c)
 	record_key_release(&c->rx_prev);
 }
 
+/* ---- State ------------------------------------------------------------- */
+
+void conn_set_state(lull_conn *c, conn_state s)
+{
+	c->state = s;
+	policy_set_handshake(&c->pol, conn_hs_running(c));
+}
+
 /* ---- Events ------------------------------------------------------------- */
 
 /*
@@ -120,7 +128,7 @@ bool conn_emit(lull_conn *c, lull_event *ev, uint64_t now_ms)
 	}
 	if (c->cb.on_event)
 		c->cb.on_event(c->cb.user, ev);
-	return !c->closed;
+	return !conn_is_closed(c);
 }
 
 bool conn_emit_simple(lull_conn *c, uint64_t now_ms, lull_event_type type, lull_rekey_reason reason)
@@ -146,7 +154,6 @@ static void held_free_all(lull_conn *c)
 static void conn_wipe_secrets(lull_conn *c)
 {
 	conn_hs_free(c);
-	c->hs_active = false;
 	record_key_destroy(&c->tx);
 	record_key_destroy(&c->rx);
 	record_key_destroy(&c->rx_prev);
@@ -206,11 +213,11 @@ static void queue_close_frame(lull_conn *c, lull_close_reason reason)
 
 void conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason, lull_err err, bool by_peer)
 {
-	if (c->closed)
+	if (conn_is_closed(c))
 		return;
 	if (!by_peer)
 		queue_close_frame(c, reason);
-	c->closed = true;
+	conn_set_state(c, CONN_CLOSED);
 	lull_event ev = {.type = LULL_EV_CLOSED,
 	                 .close_reason = reason,
 	                 .err = err,
@@ -237,7 +244,7 @@ lull_err lull_conn_finish(lull_conn *c, uint64_t now_ms)
 {
 	if (!c)
 		return LULL_ERR_INVALID_ARG;
-	if (c->closed)
+	if (conn_is_closed(c))
 		return LULL_ERR_CLOSED;
 	c->finishing = true;
 	/* Seals what may go now; closes at once when nothing is held. */
@@ -339,7 +346,7 @@ static lull_err on_frame(lull_conn *c, uint64_t now_ms, const wire_header *h, co
 static lull_err receive_frames(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, size_t len)
 {
 	lull_err err = LULL_OK;
-	while (len > 0 && !c->closed && err == LULL_OK) {
+	while (len > 0 && !conn_is_closed(c) && err == LULL_OK) {
 		wire_header h;
 		if (c->in_len == 0 && len >= WIRE_HEADER_BYTES) {
 			/* Fast path: a whole frame in the caller's buffer. */
@@ -393,7 +400,7 @@ lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, 
 {
 	if (!c || (!bytes && len))
 		return LULL_ERR_INVALID_ARG;
-	if (c->closed)
+	if (conn_is_closed(c))
 		return LULL_ERR_CLOSED;
 	/* From a callback of this very call: the outer call's plaintext and
 	 * reassembly buffers are in use (lull.h). */
@@ -408,7 +415,7 @@ lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, 
 	crypto_wipe(scratch, c->scratch_dirty);
 	c->scratch = NULL;
 	c->scratch_dirty = 0;
-	if (!c->closed && c->in_len == 0 && c->in_buf) {
+	if (!conn_is_closed(c) && c->in_len == 0 && c->in_buf) {
 		free(c->in_buf);
 		c->in_buf = NULL;
 	}
@@ -422,7 +429,7 @@ lull_err lull_conn_start(lull_conn *c, uint64_t now_ms)
 {
 	if (!c)
 		return LULL_ERR_INVALID_ARG;
-	if (c->closed)
+	if (conn_is_closed(c))
 		return LULL_ERR_CLOSED;
 	if (c->started)
 		return LULL_ERR_STATE;
@@ -432,6 +439,8 @@ lull_err lull_conn_start(lull_conn *c, uint64_t now_ms)
 		/* A client that connects and says nothing is dropped like a
 		 * handshake that never completes. */
 		c->hs_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
+		if (c->state == CONN_NEW)
+			conn_set_state(c, CONN_WAIT_HS1);
 		return LULL_OK;
 	}
 	return conn_hs_begin(c, now_ms, LULL_REKEY_NONE);
@@ -439,10 +448,10 @@ lull_err lull_conn_start(lull_conn *c, uint64_t now_ms)
 
 uint64_t lull_conn_next_deadline(const lull_conn *c)
 {
-	if (!c || c->closed || !c->started)
+	if (!c || conn_is_closed(c) || !c->started)
 		return UINT64_MAX;
 	uint64_t d = UINT64_MAX;
-	if (c->hs_active || c->epoch == 0)
+	if (conn_hs_running(c) || c->epoch == 0)
 		d = c->hs_deadline_ms;
 	if (c->rx_prev.live && c->rx_prev_deadline_ms < d)
 		d = c->rx_prev_deadline_ms;
@@ -486,7 +495,7 @@ lull_err lull_conn_rekey(lull_conn *c, uint64_t now_ms)
 {
 	if (!c)
 		return LULL_ERR_INVALID_ARG;
-	if (c->closed)
+	if (conn_is_closed(c))
 		return LULL_ERR_CLOSED;
 	if (c->epoch == 0)
 		return LULL_ERR_STATE;
@@ -499,11 +508,11 @@ lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
 {
 	if (!c)
 		return LULL_ERR_INVALID_ARG;
-	if (c->closed)
+	if (conn_is_closed(c))
 		return LULL_ERR_CLOSED;
 	if (!c->started)
 		return LULL_OK;
-	if ((c->hs_active || c->epoch == 0) && now_ms >= c->hs_deadline_ms)
+	if ((conn_hs_running(c) || c->epoch == 0) && now_ms >= c->hs_deadline_ms)
 		return conn_fail(c, now_ms, LULL_ERR_HANDSHAKE_TIMEOUT,
 		                 LULL_CLOSE_HANDSHAKE_TIMEOUT);
 	/* The client's old stream never ended: the rekey did not complete. */
@@ -517,12 +526,12 @@ lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
 
 bool lull_conn_is_open(const lull_conn *c)
 {
-	return c && !c->closed;
+	return c && !conn_is_closed(c);
 }
 
 bool lull_conn_is_ready(const lull_conn *c)
 {
-	return c && !c->closed && c->tx.live && !c->pol.tx_stale;
+	return c && !conn_is_closed(c) && c->tx.live && !c->pol.tx_stale;
 }
 
 uint32_t lull_conn_epoch(const lull_conn *c)

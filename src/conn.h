@@ -19,12 +19,27 @@
 #define CONN_OUTPUT_INITIAL_BYTES 4096
 #define CONN_PROLOGUE_MAX_BYTES   (9 + CRYPTO_HASH_MAX_BYTES)
 
-typedef enum conn_hs_step {
-	HS_IDLE = 0,
-	HS_WAIT_HS2,  /* client */
-	HS_WAIT_HS3,  /* server */
-	HS_WAIT_KEYS, /* client */
-} conn_hs_step;
+/*
+ * Where a connection is (docs/protocol.md §8 draws it).  A rekey runs
+ * through the same handshake states with the previous epoch's keys still
+ * installed (epoch > 0): READY -> WAIT_HS2 -> WAIT_KEYS -> READY on the
+ * client, READY -> WAIT_HS3 -> READY on the server.  Whether keys exist is
+ * epoch != 0, not a state.
+ *
+ *   client  NEW -start-> WAIT_HS2 -HS2-> WAIT_KEYS -KEYS-> READY
+ *   server  NEW -start-> WAIT_HS1 -HS1-> WAIT_HS3 -HS3-> READY
+ *           (an HS1 read before start moves NEW to WAIT_HS3 likewise)
+ *   both    any -error, timeout, HS_FAILED, CLOSE, lull_conn_close-> CLOSED
+ */
+typedef enum conn_state {
+	CONN_NEW = 0,
+	CONN_WAIT_HS1,  /* server: started, waiting for the client's first message */
+	CONN_WAIT_HS2,  /* client: HS1 sent */
+	CONN_WAIT_HS3,  /* server: HS1 read (and HS2 queued, or closing) */
+	CONN_WAIT_KEYS, /* client: HS3 sent, Split() taken */
+	CONN_READY,     /* keys installed, no handshake running */
+	CONN_CLOSED,    /* every key wiped; accepts nothing more */
+} conn_state;
 
 /* What only a handshake in progress needs; allocated for its duration, so
  * an established connection does not carry ~1 KiB of Noise state. */
@@ -44,8 +59,8 @@ typedef struct conn_held_msg {
 
 struct lull_conn {
 	bool is_server;
-	bool started;
-	bool closed;
+	conn_state state;   /* changed only by conn_set_state */
+	bool started;       /* lull_conn_start was called: the timers run */
 	bool finishing;     /* lull_conn_finish: close once the held messages are sealed */
 	lull_config cfg;    /* this end's own configuration */
 	lull_config agreed; /* stricter of both ends', from the last handshake */
@@ -60,10 +75,8 @@ struct lull_conn {
 	char peer_name[LULL_PEER_NAME_MAX];
 	bool peer_known;
 
-	/* Handshake in progress (hs != NULL while hs_active, and on the way
-	 * to it: a failure frees it with the rest of the secrets). */
-	bool hs_active;
-	conn_hs_step hs_step;
+	/* Handshake in progress (hs != NULL in WAIT_HS2, WAIT_HS3, WAIT_KEYS,
+	 * and on the way to them: a failure frees it with the other secrets). */
 	conn_handshake *hs;
 	lull_rekey_reason hs_reason;
 	uint64_t hs_started_ms;
@@ -97,6 +110,21 @@ struct lull_conn {
 };
 
 /* ---- conn.c ------------------------------------------------------------ */
+
+/* The one place the state changes; it tells the policy whether a
+ * handshake is running (policy_set_handshake). */
+void conn_set_state(lull_conn *c, conn_state s);
+
+static inline bool conn_is_closed(const lull_conn *c)
+{
+	return c->state == CONN_CLOSED;
+}
+
+/* A handshake (the first or a rekey) is under way. */
+static inline bool conn_hs_running(const lull_conn *c)
+{
+	return c->state == CONN_WAIT_HS2 || c->state == CONN_WAIT_HS3 || c->state == CONN_WAIT_KEYS;
+}
 
 /* Room for n more bytes of output (grown, or compacted, as needed). */
 lull_err conn_out_reserve(lull_conn *c, size_t n);

@@ -85,7 +85,6 @@ static size_t build_prologue(const lull_conn *c, uint8_t version, uint8_t suite,
 
 static lull_err hs_started(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 {
-	c->hs_active = true;
 	c->hs_reason = reason;
 	c->hs_started_ms = now_ms;
 	c->hs_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
@@ -100,9 +99,8 @@ static lull_err hs_started(lull_conn *c, uint64_t now_ms, lull_rekey_reason reas
  * the next Noise message carrying payload, which fills the rest exactly.
  * Nothing is queued on failure.
  */
-static lull_err hs_queue_message(lull_conn *c, uint8_t type, size_t body_len,
-                                 const uint8_t *prefix, size_t prefix_len,
-                                 const uint8_t *payload, size_t payload_len)
+static lull_err hs_queue_message(lull_conn *c, uint8_t type, size_t body_len, const uint8_t *prefix,
+                                 size_t prefix_len, const uint8_t *payload, size_t payload_len)
 {
 	lull_err err = conn_out_reserve(c, WIRE_HEADER_BYTES + body_len);
 	if (err != LULL_OK)
@@ -145,8 +143,7 @@ lull_err conn_hs_begin(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 	err = hs_queue_message(c, WIRE_HS1, WIRE_HS1_BYTES, hello, sizeof(hello), NULL, 0);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	c->hs_step = HS_WAIT_HS2;
-	policy_rekey_started(&c->pol);
+	conn_set_state(c, CONN_WAIT_HS2);
 	return hs_started(c, now_ms, reason);
 }
 
@@ -170,7 +167,7 @@ static lull_err server_psk_lookup(void *user, const uint8_t *remote_static,
 
 static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body)
 {
-	if (c->hs_active)
+	if (conn_hs_running(c))
 		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
 	if (body[0] != WIRE_VERSION || body[1] != (uint8_t)c->cfg.suite)
 		return conn_fail(c, now_ms, LULL_ERR_VERSION, LULL_CLOSE_VERSION);
@@ -192,7 +189,8 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 		err = noise_handshake_init(&c->hs->noise, &p);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	c->hs_active = true; /* the handshake deadline applies from here */
+	/* The handshake deadline applies from here; HS2 follows, or a close. */
+	conn_set_state(c, CONN_WAIT_HS3);
 	size_t payload_len = 0;
 	err = noise_handshake_read(&c->hs->noise, body + 2, WIRE_HS1_MSG_BYTES, NULL, 0,
 	                           &payload_len);
@@ -224,11 +222,9 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	err = hs_queue_message(c, WIRE_HS2, WIRE_HS2_BYTES, NULL, 0, policy, sizeof(policy));
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	c->hs_step = HS_WAIT_HS3;
 	lull_rekey_reason reason =
 	        c->epoch == 0 ? LULL_REKEY_NONE
 	                      : policy_server_rekey_reason(&c->pol, &c->agreed, now_ms);
-	policy_rekey_started(&c->pol);
 	return hs_started(c, now_ms, reason);
 }
 
@@ -259,7 +255,7 @@ static lull_err client_on_hs2(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	err = hs_take_split(c);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
-	c->hs_step = HS_WAIT_KEYS;
+	conn_set_state(c, CONN_WAIT_KEYS);
 	return LULL_OK;
 }
 
@@ -315,8 +311,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	memcpy(c->prev_hash, h, h_len);
 	c->prev_hash_len = h_len;
 	conn_hs_free(c); /* wipes the hash's copy with the rest */
-	c->hs_active = false;
-	c->hs_step = HS_IDLE;
+	conn_set_state(c, CONN_READY);
 
 	lull_event ev = {.type = LULL_EV_HANDSHAKE_DONE,
 	                 .epoch = epoch,
@@ -397,8 +392,7 @@ static lull_err client_on_keys(lull_conn *c, uint64_t now_ms, const wire_header 
 	return conn_flush_held(c, now_ms);
 }
 
-lull_err conn_hs_on_frame(lull_conn *c, uint64_t now_ms, const wire_header *h,
-                          const uint8_t *frame)
+lull_err conn_hs_on_frame(lull_conn *c, uint64_t now_ms, const wire_header *h, const uint8_t *frame)
 {
 	const uint8_t *body = frame + WIRE_HEADER_BYTES;
 	switch (h->type) {
@@ -407,15 +401,15 @@ lull_err conn_hs_on_frame(lull_conn *c, uint64_t now_ms, const wire_header *h,
 			break;
 		return server_on_hs1(c, now_ms, body);
 	case WIRE_HS2:
-		if (c->is_server || c->hs_step != HS_WAIT_HS2)
+		if (c->state != CONN_WAIT_HS2)
 			break;
 		return client_on_hs2(c, now_ms, body);
 	case WIRE_HS3:
-		if (!c->is_server || c->hs_step != HS_WAIT_HS3)
+		if (c->state != CONN_WAIT_HS3)
 			break;
 		return server_on_hs3(c, now_ms, body);
 	case WIRE_KEYS:
-		if (c->is_server || c->hs_step != HS_WAIT_KEYS)
+		if (c->state != CONN_WAIT_KEYS)
 			break;
 		return client_on_keys(c, now_ms, h, frame);
 	case WIRE_HS_FAILED:

@@ -65,15 +65,16 @@ static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
 lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 {
 	if (!c->is_server)
-		return c->hs_active ? LULL_OK : conn_hs_begin(c, now_ms, reason);
-	if (c->hs_active || c->pol.rekey_asked)
+		return conn_hs_running(c) ? LULL_OK : conn_hs_begin(c, now_ms, reason);
+	if (conn_hs_running(c) || c->pol.rekey_asked)
 		return LULL_OK;
 	uint8_t r = (uint8_t)reason;
 	lull_err err = conn_queue_control(c, WIRE_REKEY_REQUEST, &r, 1);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	policy_rekey_asked(&c->pol, reason);
-	return conn_emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, reason) ? LULL_OK : LULL_ERR_CLOSED;
+	return conn_emit_simple(c, now_ms, LULL_EV_REKEY_REQUESTED, reason) ? LULL_OK
+	                                                                    : LULL_ERR_CLOSED;
 }
 
 /* Ask the policy whether len bytes may be sealed now, acting on what it
@@ -105,7 +106,7 @@ static lull_err conn_send_now(lull_conn *c, uint64_t now_ms, const uint8_t *msg,
 
 lull_err conn_flush_held(lull_conn *c, uint64_t now_ms)
 {
-	while (c->held_head && !c->closed) {
+	while (c->held_head && !conn_is_closed(c)) {
 		conn_held_msg *m = c->held_head;
 		/* Held before the peer's limit was known, and over it: sealing
 		 * it would only make the peer close on us. */
@@ -126,7 +127,7 @@ lull_err conn_flush_held(lull_conn *c, uint64_t now_ms)
 		if (err != LULL_OK)
 			return err;
 	}
-	if (c->finishing && !c->held_head && !c->closed)
+	if (c->finishing && !c->held_head && !conn_is_closed(c))
 		conn_close(c, now_ms, LULL_CLOSE_NORMAL, LULL_OK, false);
 	return LULL_OK;
 }
@@ -155,7 +156,7 @@ lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_
 {
 	if (!c || (!msg && len))
 		return LULL_ERR_INVALID_ARG;
-	if (c->closed)
+	if (conn_is_closed(c))
 		return LULL_ERR_CLOSED;
 	if (c->finishing)
 		return LULL_ERR_STATE;
@@ -402,7 +403,7 @@ lull_err conn_on_record(lull_conn *c, uint64_t now_ms, const wire_header *h, con
 			record_key_destroy(&c->rx_prev);
 			return LULL_OK;
 		}
-		if (!c->is_server && c->hs_step == HS_WAIT_KEYS) {
+		if (c->state == CONN_WAIT_KEYS) {
 			c->rx_ended = true; /* client: KEYS comes next */
 			return LULL_OK;
 		}

@@ -116,7 +116,7 @@ void policy_key_installed(policy_state *ps, uint64_t now_ms)
 
 static bool rekey_pending(const policy_state *ps)
 {
-	return ps->rekey_started || ps->rekey_asked;
+	return ps->handshake || ps->rekey_asked;
 }
 
 /* A key stale both ways carries no data in either direction: replacing it
@@ -295,9 +295,9 @@ void policy_rekey_asked(policy_state *ps, lull_rekey_reason reason)
 	ps->asked_reason = reason;
 }
 
-void policy_rekey_started(policy_state *ps)
+void policy_set_handshake(policy_state *ps, bool running)
 {
-	ps->rekey_started = true;
+	ps->handshake = running;
 }
 
 lull_rekey_reason policy_server_rekey_reason(const policy_state *ps, const lull_config *cfg,
@@ -328,7 +328,7 @@ policy_due policy_tick(policy_state *ps, const lull_config *cfg, uint64_t now_ms
 			due.rekey_reason = LULL_REKEY_AGE;
 		}
 	}
-	if (ps->rekey_started)
+	if (ps->handshake)
 		return due; /* the handshake is the liveness check now */
 	if (ps->is_client) {
 		if (ps->hb_awaiting) {
@@ -367,7 +367,7 @@ uint64_t policy_next_deadline(const policy_state *ps, const lull_config *cfg)
 		if (ps->bytes_crossed)
 			d = min_deadline(d, ps->bytes_crossed_ms + server_grace_ms(cfg));
 	}
-	if (ps->rekey_started)
+	if (ps->handshake)
 		return d;
 	if (ps->is_client)
 		d = min_deadline(d, ps->hb_awaiting ? ps->hb_ack_deadline_ms : hb_next_ms(ps, cfg));

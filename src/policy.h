@@ -72,9 +72,9 @@ void policy_merge_stricter(lull_config *agreed, const lull_config *local, const 
 
 typedef struct policy_state {
 	bool is_client;
-	bool keyed;         /* a traffic key is installed */
-	bool rekey_started; /* client: handshake under way; server: HS1 seen */
-	bool rekey_asked;   /* server: REKEY_REQUEST sent for this key */
+	bool keyed;       /* a traffic key is installed */
+	bool handshake;   /* the connection is in a handshake state (conn.h) */
+	bool rekey_asked; /* server: REKEY_REQUEST sent for this key */
 	lull_rekey_reason asked_reason;
 	uint64_t key_installed_ms;
 	uint64_t activity_ms; /* last application data either way, or key install */
@@ -162,8 +162,11 @@ bool policy_on_heartbeat(policy_state *ps, uint64_t now_ms);
 /* Server: a REKEY_REQUEST for reason is going out (once per key). */
 void policy_rekey_asked(policy_state *ps, lull_rekey_reason reason);
 
-/* A rekey handshake began (client: HS1 sent; server: HS1 received). */
-void policy_rekey_started(policy_state *ps);
+/* Whether the connection is in a handshake (client: from HS1 sent; server:
+ * from HS1 read; both: until the keys are installed).  Set by the
+ * connection's state change (conn_set_state) only: the policy holds a copy
+ * of that one fact, not a state of its own. */
+void policy_set_handshake(policy_state *ps, bool running);
 
 /* Server: why the client is rekeying, as far as this end can tell. */
 lull_rekey_reason policy_server_rekey_reason(const policy_state *ps, const lull_config *cfg,

@@ -393,7 +393,7 @@ static void run_handshake_capture(pair *p, uint8_t srk_pub[32], uint8_t keys_fra
 	record_key k2;
 	wire_header h;
 	size_t drk_len = 0;
-	CHECK(p->client.conn->hs != NULL && p->client.conn->hs_step == HS_WAIT_KEYS);
+	CHECK(p->client.conn->hs != NULL && p->client.conn->state == CONN_WAIT_KEYS);
 	CHECK_OK(wire_header_read(buf, &h));
 	CHECK_OK(record_key_init(&k2, CRYPTO_AEAD_AESGCM, p->client.conn->hs->pending_k2, 1));
 	CHECK_OK(record_open(&k2, &h, buf, drk, &drk_len));
@@ -737,7 +737,7 @@ static void test_idle_connection_holds_no_working_set(void)
 	CHECK_OK(lull_conn_receive(p.server.conn, p.now, frame, n));
 	n = pair_take_output(&p.server, frame, sizeof(frame));
 	CHECK_OK(lull_conn_receive(p.client.conn, p.now, frame, n));
-	CHECK(p.client.conn->hs_step == HS_WAIT_KEYS && p.client.conn->hs != NULL);
+	CHECK(p.client.conn->state == CONN_WAIT_KEYS && p.client.conn->hs != NULL);
 	CHECK(crypto_is_zero((const uint8_t *)&p.client.conn->hs->noise,
 	                     sizeof(p.client.conn->hs->noise)));
 	CHECK(p.client.conn->hs->h_len == 32 && !crypto_is_zero(p.client.conn->hs->h, 32));
@@ -828,7 +828,7 @@ static void test_callbacks_reentering_the_engine(void)
 	CHECK_OK(lull_conn_rekey(p.server.conn, p.now));
 	pair_pump(&p);
 	CHECK(!lull_conn_is_open(p.client.conn));
-	CHECK(p.client.conn->hs == NULL && !p.client.conn->hs_active);
+	CHECK(p.client.conn->hs == NULL && !conn_hs_running(p.client.conn));
 	CHECK(p.client.n_frames == frames_before + 1 &&
 	      p.client.frame_types[frames_before] == WIRE_CLOSE);
 	const lull_event *last = side_last_event(&p.client);
