@@ -174,7 +174,7 @@ static size_t keys_accepted(const run *r, const side *s, accepted_key out[WATCHE
 		return 0;
 	if (c->rx.live)
 		out[n++] = (accepted_key){c->rx.epoch, expire};
-	if (c->rx_prev.live && !c->rx_prev_stale && r->now < c->rx_prev_deadline_ms)
+	if (c->rx_prev.live && !c->pol.rx_prev_stale && r->now < c->rx_prev_deadline_ms)
 		out[n++] = (accepted_key){c->rx_prev.epoch, c->rx_prev_deadline_ms < expire
 		                                                    ? c->rx_prev_deadline_ms
 		                                                    : expire};

@@ -88,7 +88,6 @@ struct lull_conn {
 	uint32_t epoch;
 	record_key tx, rx, rx_prev;
 	uint64_t rx_prev_deadline_ms;
-	bool rx_prev_stale;       /* the previous key went stale: data under it is a spoof */
 	bool rx_ended;            /* client: KEY_END seen under rx; only KEYS may follow */
 	policy_state pol;         /* idle, heartbeats, thresholds (agreed policy) */
 	uint64_t app_bytes_total; /* application bytes, both directions, all keys */

@@ -294,8 +294,7 @@ static lull_err install_keys(lull_conn *c, uint64_t now_ms,
 	 * read KEYS; the client's peer switched before sending KEYS. */
 	record_key_destroy(&c->rx_prev);
 	if (c->is_server && c->rx.live) {
-		c->rx_prev = c->rx;
-		c->rx_prev_stale = c->pol.rx_stale;
+		c->rx_prev = c->rx; /* its staleness: pol.rx_prev_stale */
 		c->rx_prev_deadline_ms = now_ms + c->cfg.srk_lifetime_ms;
 	} else {
 		record_key_destroy(&c->rx);

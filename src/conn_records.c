@@ -14,8 +14,11 @@
  *  - A whole message is sealed under one key and delivered whole; a
  *    reassembly never spans two epochs and never exceeds max_message.
  *  - Data under a stale or ratcheted key is a spoof (A8): reported, then
- *    dropped or fatal as agreed; a dropped spoof that was opened gives back
- *    its sequence number, so the honest sender's next record still opens.
+ *    dropped or fatal as agreed; a dropped spoof that was opened is taken
+ *    back by the record layer (record_key_unopen), so the honest sender's
+ *    next record still opens.  Which keys are stale is the policy's to say
+ *    (policy.h: rx_stale, rx_prev_stale); which are ratcheted, the record
+ *    layer's (control_only).
  *  - Nothing follows KEY_END under its key, and nothing comes under a new
  *    key before the old one ended: a gap means records were deleted.
  */
@@ -202,7 +205,7 @@ static lull_err on_spoof(lull_conn *c, uint64_t now_ms, const wire_header *h, re
 	if (c->agreed.on_spoof == LULL_ON_SPOOF_DROP) {
 		reassembly_discard(c);
 		if (k)
-			k->seq--;
+			record_key_unopen(k);
 		return LULL_OK;
 	}
 	return conn_fail(c, now_ms, LULL_ERR_SPOOF, LULL_CLOSE_SPOOF);
@@ -221,19 +224,15 @@ static lull_err on_data(lull_conn *c, uint64_t now_ms, const wire_header *h, rec
 	 * whole message under one key: anything else is not a lull sender. */
 	if (((flags & WIRE_FLAG_MORE) && len == 0) || (c->msg_len > 0 && epoch != c->msg_epoch))
 		return conn_fail(c, now_ms, LULL_ERR_PROTOCOL, LULL_CLOSE_PROTOCOL_ERROR);
-	if (prev_key) {
-		if (c->rx_prev_stale)
-			return on_spoof(c, now_ms, h, k);
-		policy_on_received_previous_key(&c->pol, now_ms);
-	} else {
-		switch (policy_on_received(&c->pol, &c->agreed, now_ms, len, &rekey)) {
-		case POLICY_SPOOF:
-			return on_spoof(c, now_ms, h, k);
-		case POLICY_KEY_EXPIRED:
-			return conn_fail(c, now_ms, LULL_ERR_KEY_EXPIRED, LULL_CLOSE_KEY_EXPIRED);
-		default:
-			break;
-		}
+	policy_verdict v = prev_key ? policy_on_received_previous_key(&c->pol, now_ms)
+	                            : policy_on_received(&c->pol, &c->agreed, now_ms, len, &rekey);
+	switch (v) {
+	case POLICY_SPOOF:
+		return on_spoof(c, now_ms, h, k);
+	case POLICY_KEY_EXPIRED:
+		return conn_fail(c, now_ms, LULL_ERR_KEY_EXPIRED, LULL_CLOSE_KEY_EXPIRED);
+	default:
+		break;
 	}
 	if (rekey) {
 		lull_err err = conn_want_rekey(c, now_ms, LULL_REKEY_BYTES);

@@ -107,8 +107,10 @@ void policy_key_installed(policy_state *ps, uint64_t now_ms)
 	/* Heartbeat ids run on across keys, so a late ack is never mistaken
 	 * for an answer to a heartbeat under the new key. */
 	uint32_t hb_id = ps->hb_id;
+	bool rx_prev_stale = ps->rx_stale;
 	policy_init(ps, ps->is_client);
 	ps->hb_id = hb_id;
+	ps->rx_prev_stale = rx_prev_stale;
 	ps->keyed = true;
 	ps->key_installed_ms = now_ms;
 	ps->activity_ms = now_ms;
@@ -235,11 +237,14 @@ policy_verdict policy_on_received(policy_state *ps, const lull_config *cfg, uint
 	return POLICY_OK;
 }
 
-void policy_on_received_previous_key(policy_state *ps, uint64_t now_ms)
+policy_verdict policy_on_received_previous_key(policy_state *ps, uint64_t now_ms)
 {
+	if (ps->rx_prev_stale)
+		return POLICY_SPOOF;
 	ps->activity_ms = now_ms;
 	ps->hb_since_activity = false;
 	ps->missing_reported = false;
+	return POLICY_OK;
 }
 
 bool policy_heartbeat_sent(policy_state *ps, const lull_config *cfg, uint64_t now_ms, uint32_t *id)

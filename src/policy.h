@@ -81,6 +81,10 @@ typedef struct policy_state {
 	uint64_t bytes;       /* application bytes under this key, both directions */
 	uint64_t rx_bytes;    /* of which received */
 	bool tx_stale, rx_stale;
+	/* Server: rx_stale of the key installed before this one, which the
+	 * connection keeps (rx_prev) until the client's KEY_END: data under it
+	 * is a spoof when it was stale. */
+	bool rx_prev_stale;
 	bool missing_reported; /* server: A9 fired for this idle spell */
 	bool bytes_crossed;    /* server: rekey_bytes reached at bytes_crossed_ms */
 	uint64_t bytes_crossed_ms;
@@ -117,7 +121,8 @@ typedef struct policy_due {
 void policy_init(policy_state *ps, bool is_client);
 
 /* A new traffic key is in use from now_ms: counters, staleness and the
- * heartbeat grid start afresh. */
+ * heartbeat grid start afresh; the old key's receive staleness is kept as
+ * rx_prev_stale. */
 void policy_key_installed(policy_state *ps, uint64_t now_ms);
 
 /*
@@ -141,9 +146,10 @@ policy_verdict policy_on_received(policy_state *ps, const lull_config *cfg, uint
                                   size_t len, bool *rekey);
 
 /* Server: data arrived under the previous key (the client had not read
- * KEYS yet).  It is activity, but it was counted and capped by that key's
+ * KEYS yet).  POLICY_SPOOF when that key was stale for receiving; else
+ * POLICY_OK: it is activity, but it was counted and capped by that key's
  * rules at the sender, never against the current key. */
-void policy_on_received_previous_key(policy_state *ps, uint64_t now_ms);
+policy_verdict policy_on_received_previous_key(policy_state *ps, uint64_t now_ms);
 
 /* Client: a heartbeat with the returned id is about to be sealed.
  * Returns true when this made the key stale (first of the idle spell). */
