@@ -22,6 +22,9 @@ struct lull_server {
 	 * reference, dropped by lull_server_free; a handshake holds its own. */
 	crypto_dh_key *static_key;
 	srk_pool pool;
+	/* srk_pool_next_deadline(&pool) as of the last call that could change
+	 * it (an acquire or an expire), so that asking is free. */
+	uint64_t srk_deadline_ms;
 	lull_event_fn on_event;
 	void *user;
 	authorized_client *clients; /* sorted by pub for bsearch */

@@ -837,6 +837,25 @@ static void test_callbacks_reentering_the_engine(void)
 	pair_free(&p);
 }
 
+/* lull_server_next_deadline: none before an SRK exists, the SRK's erasure
+ * once a handshake created it, none again once lull_server_tick erased it. */
+static void test_server_next_deadline(void)
+{
+	CHECK(lull_server_next_deadline(NULL) == UINT64_MAX);
+	pair p;
+	pair_init(&p);
+	CHECK(lull_server_next_deadline(p.srv) == UINT64_MAX);
+	pair_connect(&p);
+	uint64_t d = lull_server_next_deadline(p.srv);
+	CHECK(d != UINT64_MAX && d > p.now);
+	CHECK(d == srk_pool_next_deadline(&p.srv->pool));
+	CHECK(lull_server_tick(p.srv, d - 1) == d && lull_server_next_deadline(p.srv) == d);
+	CHECK(p.srv->pool.erased_total == 0);
+	CHECK(lull_server_tick(p.srv, d) == UINT64_MAX);
+	CHECK(lull_server_next_deadline(p.srv) == UINT64_MAX && p.srv->pool.erased_total == 1);
+	pair_free(&p);
+}
+
 int main(void)
 {
 	test_handshake_frames_and_events();
@@ -860,5 +879,6 @@ int main(void)
 	test_chachapoly_suite();
 	test_idle_connection_holds_no_working_set();
 	test_callbacks_reentering_the_engine();
+	test_server_next_deadline();
 	return test_summary();
 }

@@ -6,9 +6,10 @@
  *  - Everything here runs on the worker's own thread, except worker_init,
  *    worker_start, worker_request_* (main thread) and worker_destroy (main
  *    thread, after join).  The only shared state is the mailbox, under mu.
- *  - The SRK timer is armed at lull_server_tick's answer whenever an SRK is
- *    created (the pool creates them lazily during handshakes) and whenever
- *    it fires, so every SRK is erased on time even on a quiet server.
+ *  - The SRK timer is armed at lull_server_next_deadline: re-armed when it
+ *    fires, and before the loop waits whenever the deadline moved (a
+ *    handshake created an SRK: the pool creates them lazily), so every SRK
+ *    is erased on time even on a quiet server.
  *  - Stopping: the listener closes first, every tunnel is closed cleanly,
  *    and the loop ends when the last tunnel is freed (each tunnel's
  *    teardown is bounded by CLOSE_LINGER_MS).
@@ -137,8 +138,6 @@ static void on_server_event(void *user, const lull_event *ev)
 {
 	worker *w = user;
 	worker_log_event(w, 0, ev, NULL);
-	if (ev->type == LULL_EV_SRK_CREATED)
-		w->srk_dirty = true;
 }
 
 /* ---- SRK timer ---------------------------------------------------------- */
@@ -147,11 +146,11 @@ static void on_srk_timer(uv_timer_t *h);
 
 static void srk_arm(worker *w)
 {
-	w->srk_dirty = false;
 	if (!w->srv || w->finished)
 		return;
 	uint64_t now = worker_now(w);
 	uint64_t next = lull_server_tick(w->srv, now);
+	w->srk_armed_ms = next;
 	if (next == UINT64_MAX)
 		uv_timer_stop(&w->srk_timer);
 	else
@@ -165,8 +164,15 @@ static void on_srk_timer(uv_timer_t *h)
 
 void worker_srk_update(worker *w)
 {
-	if (w->srk_dirty)
+	if (w->srv && lull_server_next_deadline(w->srv) != w->srk_armed_ms)
 		srk_arm(w);
+}
+
+/* Before the loop waits: whatever the tunnels did this turn, the timer
+ * stands at the server's deadline (a load and a compare when it does). */
+static void on_srk_prepare(uv_prepare_t *h)
+{
+	worker_srk_update(h->data);
 }
 
 /* ---- Stop and reload ---------------------------------------------------- */
@@ -180,6 +186,7 @@ static void maybe_finish(worker *w)
 	w->finished = true;
 	uv_close((uv_handle_t *)&w->wake, NULL);
 	uv_close((uv_handle_t *)&w->srk_timer, NULL);
+	uv_close((uv_handle_t *)&w->srk_prepare, NULL);
 	uv_close((uv_handle_t *)&w->accept_retry, NULL);
 }
 
@@ -316,11 +323,18 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	if ((r = uv_tcp_init(&w->loop, &w->listener)) != 0 ||
 	    (r = uv_async_init(&w->loop, &w->wake, on_wake)) != 0 ||
 	    (r = uv_timer_init(&w->loop, &w->srk_timer)) != 0 ||
+	    (r = uv_prepare_init(&w->loop, &w->srk_prepare)) != 0 ||
 	    (r = uv_timer_init(&w->loop, &w->accept_retry)) != 0)
 		return r;
 	w->listener.data = w;
 	w->wake.data = w;
 	w->srk_timer.data = w;
+	w->srk_prepare.data = w;
+	w->srk_armed_ms = UINT64_MAX;
+	/* Unreferenced: it must not keep the loop alive by itself. */
+	if ((r = uv_prepare_start(&w->srk_prepare, on_srk_prepare)) != 0)
+		return r;
+	uv_unref((uv_handle_t *)&w->srk_prepare);
 	w->accept_retry.data = w;
 	if ((r = uv_tcp_open(&w->listener, listen_fd)) != 0)
 		return r;

@@ -49,7 +49,12 @@ typedef struct worker {
 	bool stopping;
 	bool stop_seen; /* the main thread asked: only then may wake be closed */
 	bool finished;
-	bool srk_dirty; /* an SRK was created: re-arm srk_timer */
+	/* Unused since the SRK timer follows lull_server_next_deadline
+	 * (srk_prepare); tunnel.c still tests it, until its rewrite drops
+	 * the test. */
+	bool srk_dirty;
+	uv_prepare_t srk_prepare; /* re-arms srk_timer when the deadline moved */
+	uint64_t srk_armed_ms;    /* what srk_timer is armed for (UINT64_MAX: stopped) */
 
 	/* Mailbox, written by the main thread under mu. */
 	uv_mutex_t mu;
@@ -84,7 +89,7 @@ uint64_t worker_now(worker *w);
 void worker_note_timer_late(worker *w, uint64_t now_ms, uint64_t late_ms);
 /* A tunnel ended (all its handles closed). */
 void worker_tunnel_gone(worker *w);
-/* Re-arm the SRK timer if an SRK was created. */
+/* Re-arm the SRK timer if lull_server_next_deadline moved. */
 void worker_srk_update(worker *w);
 /* Log and count one engine event; conn 0 = the server context. */
 void worker_log_event(worker *w, uint64_t conn, const lull_event *ev, const char *note);
