@@ -304,6 +304,16 @@ typedef struct lull_event {
 typedef void (*lull_event_fn)(void *user, const lull_event *ev);
 typedef void (*lull_message_fn)(void *user, const uint8_t *msg, size_t len);
 
+/*
+ * A source of random bytes: fill buf with len bytes and return LULL_OK, or
+ * any error (the engine then fails the call with LULL_ERR_RANDOM).  Every
+ * byte of key material lull makes comes from it: ephemerals, SRKs, DRKs,
+ * replay-set seeds.  It must be a cryptographically secure generator; the
+ * default (none set) is OpenSSL's, and a deterministic one is for tests and
+ * published vectors only.
+ */
+typedef lull_err (*lull_random_fn)(void *ctx, uint8_t *buf, size_t len);
+
 /* ---- Server context (shared by all of a server's connections) ---------- */
 
 typedef struct lull_server lull_server;
@@ -319,6 +329,12 @@ lull_err lull_server_authorize(lull_server *srv, const uint8_t pub[LULL_KEY_BYTE
                                const char *name, const uint8_t *psk);
 /* Remove every authorized client (before a reload). Live sessions stay up. */
 void lull_server_clear_authorized(lull_server *srv);
+
+/* Draw srv's random bytes (SRKs, replay-set seeds, the fresh keys of
+ * srk_pool_disabled) from fn with ctx, and those of the connections made on
+ * it afterwards (lull_conn_set_random can still change theirs).  NULL: back
+ * to OpenSSL's generator.  Call before the first handshake. */
+void lull_server_set_random(lull_server *srv, lull_random_fn fn, void *ctx);
 
 /* Erase SRKs whose time has come; returns the next deadline (UINT64_MAX: none). */
 uint64_t lull_server_tick(lull_server *srv, uint64_t now_ms);
@@ -358,6 +374,11 @@ lull_err lull_conn_new_client(lull_conn **out, const lull_config *cfg, const lul
 lull_err lull_conn_new_server(lull_conn **out, lull_server *srv, const lull_callbacks *cb);
 
 void lull_conn_free(lull_conn *c);
+
+/* Draw c's random bytes (client: its ephemerals; server: its DRKs) from fn
+ * with ctx; NULL: OpenSSL's generator (a server connection starts with its
+ * server's source).  LULL_ERR_STATE once lull_conn_start has been called. */
+lull_err lull_conn_set_random(lull_conn *c, lull_random_fn fn, void *ctx);
 
 /* Client: begin the first handshake at now_ms. Server: start its timers. */
 lull_err lull_conn_start(lull_conn *c, uint64_t now_ms);

@@ -316,7 +316,18 @@ lull_err lull_conn_new_server(lull_conn **out, lull_server *srv, const lull_call
 		return err;
 	(*out)->is_server = true;
 	(*out)->srv = srv;
+	(*out)->rng = srv->rng;
 	policy_init(&(*out)->pol, false);
+	return LULL_OK;
+}
+
+lull_err lull_conn_set_random(lull_conn *c, lull_random_fn fn, void *ctx)
+{
+	if (!c)
+		return LULL_ERR_INVALID_ARG;
+	if (c->started || c->state != CONN_NEW)
+		return LULL_ERR_STATE;
+	c->rng = (crypto_rng){fn, ctx};
 	return LULL_OK;
 }
 

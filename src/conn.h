@@ -66,6 +66,7 @@ struct lull_conn {
 	lull_config agreed; /* stricter of both ends', from the last handshake */
 	lull_server *srv;   /* server side */
 	lull_callbacks cb;
+	crypto_rng rng; /* lull_conn_set_random: ephemerals, DRKs */
 	uint64_t started_ms;
 
 	/* Identity. */

@@ -133,6 +133,7 @@ lull_err conn_hs_begin(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 	        .static_pub = c->own_key.pub,
 	        .psks = c->psk,
 	        .psk_count = 1,
+	        .rng = &c->rng,
 	};
 	lull_err err = hs_alloc(c);
 	if (err == LULL_OK)
@@ -183,6 +184,7 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	        .static_key = c->srv->static_key,
 	        .psk_lookup = server_psk_lookup,
 	        .psk_lookup_user = c,
+	        .rng = &c->rng,
 	};
 	lull_err err = hs_alloc(c);
 	if (err == LULL_OK)
@@ -340,7 +342,7 @@ static lull_err server_on_hs3(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	err = hs_take_split(c);
 	uint8_t drk[WIRE_KEYS_PLAINTEXT_BYTES];
 	if (err == LULL_OK)
-		err = crypto_random(drk, sizeof(drk));
+		err = crypto_rng_bytes(&c->rng, drk, sizeof(drk));
 	/* On a rekey the old send key's last record goes first: the client
 	 * switches only once it has seen its stream under the old key end. */
 	if (err == LULL_OK && c->tx.live)

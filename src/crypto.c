@@ -315,29 +315,16 @@ lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_
 	return dh_key_wrap(alg, dh_import(alg, NULL, pub), false, pub, out);
 }
 
-/* Test-only deterministic source; see crypto_set_random_source. */
-static crypto_random_fn random_override;
-static void *random_override_ctx;
-
-void crypto_set_random_source(crypto_random_fn fn, void *ctx)
-{
-	random_override = fn;
-	random_override_ctx = ctx;
-}
-
-/* A fresh private key into priv (len bytes), wiped on failure. */
-static lull_err dh_random_private(crypto_dh_alg alg, uint8_t *priv)
+/* A fresh private key into priv (len bytes) from rng, wiped on failure. */
+static lull_err dh_random_private(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv)
 {
 	/* A private key is any string of random bytes (RFC 7748 §5 clamps on
 	 * use).  RAND_priv_bytes: long-term secrets come from the DRBG that is
 	 * never used for public values such as nonces. */
 	size_t len = dh_infos[alg].len;
-	if (random_override != NULL) {
-		if (random_override(random_override_ctx, priv, len) != LULL_OK) {
-			crypto_wipe(priv, len);
-			return LULL_ERR_RANDOM;
-		}
-	} else if (RAND_priv_bytes(priv, (int)len) != 1) {
+	if (rng != NULL && rng->fn != NULL)
+		return crypto_rng_bytes(rng, priv, len);
+	if (RAND_priv_bytes(priv, (int)len) != 1) {
 		crypto_wipe(priv, len);
 		ERR_clear_error();
 		return LULL_ERR_RANDOM;
@@ -346,6 +333,12 @@ static lull_err dh_random_private(crypto_dh_alg alg, uint8_t *priv)
 }
 
 lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub, crypto_dh_key **out)
+{
+	return crypto_dh_key_generate_rng(alg, NULL, priv, pub, out);
+}
+
+lull_err crypto_dh_key_generate_rng(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
+                                    uint8_t *pub, crypto_dh_key **out)
 {
 	if (out != NULL)
 		*out = NULL;
@@ -356,7 +349,7 @@ lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub, 
 	size_t len = dh_infos[alg].len;
 	uint8_t own[CRYPTO_DH_MAX_BYTES];
 	uint8_t *p = priv != NULL ? priv : own;
-	lull_err err = dh_random_private(alg, p);
+	lull_err err = dh_random_private(alg, rng, p);
 	if (err == LULL_OK)
 		err = dh_key_wrap(alg, dh_import(alg, p, NULL), true, NULL, out);
 	if (err == LULL_OK) {
@@ -812,12 +805,6 @@ lull_err crypto_random(uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len > 0)
 		return LULL_ERR_INVALID_ARG;
-	if (random_override != NULL) {
-		lull_err err = random_override(random_override_ctx, buf, len);
-		if (err != LULL_OK)
-			crypto_wipe(buf, len);
-		return err == LULL_OK ? LULL_OK : LULL_ERR_RANDOM;
-	}
 	for (size_t done = 0; done < len;) {
 		size_t chunk = len - done > INT_MAX ? INT_MAX : len - done;
 		if (RAND_bytes(buf + done, (int)chunk) != 1) {
@@ -826,6 +813,19 @@ lull_err crypto_random(uint8_t *buf, size_t len)
 			return LULL_ERR_RANDOM;
 		}
 		done += chunk;
+	}
+	return LULL_OK;
+}
+
+lull_err crypto_rng_bytes(const crypto_rng *rng, uint8_t *buf, size_t len)
+{
+	if (rng == NULL || rng->fn == NULL)
+		return crypto_random(buf, len);
+	if (buf == NULL && len > 0)
+		return LULL_ERR_INVALID_ARG;
+	if (rng->fn(rng->ctx, buf, len) != LULL_OK) {
+		crypto_wipe(buf, len);
+		return LULL_ERR_RANDOM;
 	}
 	return LULL_OK;
 }

@@ -53,6 +53,15 @@ typedef enum crypto_hash_alg {
 	CRYPTO_HASH_BLAKE2B,
 } crypto_hash_alg;
 
+/*
+ * An injected random source (lull_random_fn), owned by a server or a
+ * connection: fn == NULL (or a NULL crypto_rng *) means OpenSSL's.
+ */
+typedef struct crypto_rng {
+	lull_random_fn fn;
+	void *ctx;
+} crypto_rng;
+
 /* ---- DH ---------------------------------------------------------------- */
 
 /* Public (and private) key length of alg in bytes: 32 or 56. */
@@ -121,6 +130,10 @@ lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_
  */
 lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub,
                                 crypto_dh_key **out);
+
+/* The same with the private key drawn from rng (NULL: OpenSSL's). */
+lull_err crypto_dh_key_generate_rng(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
+                                    uint8_t *pub, crypto_dh_key **out);
 
 crypto_dh_key *crypto_dh_key_ref(crypto_dh_key *k);
 void crypto_dh_key_free(crypto_dh_key *k);
@@ -206,14 +219,8 @@ lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm,
 /* Fill buf from OpenSSL's CSPRNG; LULL_ERR_RANDOM if it cannot. */
 lull_err crypto_random(uint8_t *buf, size_t len);
 
-/*
- * Tests only: draw every random byte (crypto_random and the private keys of
- * crypto_dh_generate) from fn instead of OpenSSL, so a whole handshake can
- * be replayed byte for byte as a published test vector.  NULL restores
- * OpenSSL.  Not thread-safe; lull itself never calls it.
- */
-typedef lull_err (*crypto_random_fn)(void *ctx, uint8_t *buf, size_t len);
-void crypto_set_random_source(crypto_random_fn fn, void *ctx);
+/* crypto_random from rng; LULL_ERR_RANDOM (buf wiped) if it fails. */
+lull_err crypto_rng_bytes(const crypto_rng *rng, uint8_t *buf, size_t len);
 
 /* Constant-time equality of two len-byte buffers. */
 bool crypto_equal(const uint8_t *a, const uint8_t *b, size_t len);

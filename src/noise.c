@@ -602,6 +602,8 @@ lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params 
 	if (err != LULL_OK)
 		return fail(hs, err);
 	hs->role = p->role;
+	if (p->rng != NULL)
+		hs->rng = *p->rng;
 	hs->dh = proto.dh;
 	hs->dh_len = crypto_dh_len(proto.dh);
 	if (hs->dh_len == 0 || hs->dh_len > NOISE_MAX_DH_BYTES)
@@ -868,7 +870,8 @@ static lull_err write_tokens(noise_handshake *hs, const uint8_t *payload, size_t
 		case TOK_E:
 			if (!hs->has_e) {
 				/* The private key stays inside the handle. */
-				err = crypto_dh_key_generate(hs->dh, NULL, hs->e_pub, &hs->e_key);
+				err = crypto_dh_key_generate_rng(hs->dh, &hs->rng, NULL, hs->e_pub,
+				                                 &hs->e_key);
 				if (err != LULL_OK)
 					break;
 				hs->has_e = true;

@@ -181,6 +181,9 @@ typedef struct noise_handshake_params {
 	lull_err (*psk_lookup)(void *user, const uint8_t *remote_static,
 	                       uint8_t psk[NOISE_PSK_BYTES]);
 	void *psk_lookup_user;
+	/* Where a generated ephemeral's private key comes from (NULL:
+	 * OpenSSL's generator); copied. */
+	const crypto_rng *rng;
 } noise_handshake_params;
 
 typedef enum noise_handshake_status {
@@ -200,7 +203,8 @@ typedef struct noise_handshake {
 	noise_role role;
 	crypto_dh_alg dh;
 	size_t dh_len;
-	bool psk_mode; /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
+	bool psk_mode;  /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
+	crypto_rng rng; /* for the ephemeral (noise_handshake_params.rng) */
 	bool split_taken, split_raw_taken;
 	/* The Split() keys, wiped once both split and split_raw took them. */
 	uint8_t split_k1[NOISE_KEY_BYTES], split_k2[NOISE_KEY_BYTES];

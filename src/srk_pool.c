@@ -263,11 +263,12 @@ static void slot_erase(srk_pool *p, srk_slot *s)
 	slot_clear(s);
 }
 
-static lull_err slot_create(srk_slot *s, uint64_t interval)
+static lull_err slot_create(const srk_pool *p, srk_slot *s, uint64_t interval)
 {
-	lull_err err = crypto_dh_key_generate(CRYPTO_DH_25519, s->priv, s->pub, &s->key);
+	lull_err err =
+	        crypto_dh_key_generate_rng(CRYPTO_DH_25519, &p->rng, s->priv, s->pub, &s->key);
 	if (err == LULL_OK)
-		err = crypto_random(s->seed, sizeof(s->seed));
+		err = crypto_rng_bytes(&p->rng, s->seed, sizeof(s->seed));
 	if (err != LULL_OK) {
 		slot_clear(s);
 		return err;
@@ -286,7 +287,7 @@ static lull_err slot_rotate(srk_pool *p, srk_slot *s, uint64_t now_ms)
 {
 	uint64_t interval = s->interval;
 	slot_erase(p, s);
-	lull_err err = slot_create(s, interval);
+	lull_err err = slot_create(p, s, interval);
 	if (err != LULL_OK)
 		return err;
 	p->created_total++;
@@ -405,7 +406,7 @@ static lull_err acquire_slot(srk_pool *p, uint64_t now_ms, const uint8_t client_
 		return LULL_ERR_REPLAY;
 	}
 	if (!s->live) {
-		err = slot_create(s, now_interval);
+		err = slot_create(p, s, now_interval);
 		if (err != LULL_OK)
 			return err;
 		p->created_total++;

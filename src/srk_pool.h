@@ -81,6 +81,7 @@ typedef struct srk_slot {
 } srk_slot;
 
 typedef struct srk_pool {
+	crypto_rng rng; /* SRKs and replay-set seeds (the server's source) */
 	uint32_t interval_ms;
 	uint32_t lifetime_ms;
 	uint32_t keep;
