@@ -332,13 +332,8 @@ static lull_err dh_random_private(crypto_dh_alg alg, const crypto_rng *rng, uint
 	return LULL_OK;
 }
 
-lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub, crypto_dh_key **out)
-{
-	return crypto_dh_key_generate_rng(alg, NULL, priv, pub, out);
-}
-
-lull_err crypto_dh_key_generate_rng(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
-                                    uint8_t *pub, crypto_dh_key **out)
+lull_err crypto_dh_key_generate(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
+                                uint8_t *pub, crypto_dh_key **out)
 {
 	if (out != NULL)
 		*out = NULL;
@@ -367,7 +362,7 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
 		return LULL_ERR_INVALID_ARG;
 	crypto_dh_key *k = NULL;
-	lull_err err = crypto_dh_key_generate(alg, priv, pub, &k);
+	lull_err err = crypto_dh_key_generate(alg, NULL, priv, pub, &k);
 	crypto_dh_key_free(k);
 	return err;
 }
@@ -448,35 +443,6 @@ lull_err crypto_dh_key_derive(const crypto_dh_key *key, const crypto_dh_key *pee
 		return LULL_ERR_INVALID_ARG;
 	count_scalar_mult();
 	return dh_derive(key, peer, shared);
-}
-
-/* shared = DH(own, peer_pub) for a key handle made just for this DH. */
-static lull_err dh_once(crypto_dh_alg alg, lull_err own_err, crypto_dh_key *own,
-                        const uint8_t *peer_pub, uint8_t *shared)
-{
-	crypto_dh_key *peer = NULL;
-	lull_err err = own_err;
-	if (err == LULL_OK)
-		err = crypto_dh_key_new_public(alg, peer_pub, &peer);
-	if (err == LULL_OK)
-		err = dh_derive(own, peer, shared);
-	else
-		crypto_wipe(shared, dh_infos[alg].len);
-	crypto_dh_key_free(peer);
-	crypto_dh_key_free(own);
-	return err;
-}
-
-lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub, uint8_t *shared)
-{
-	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || peer_pub == NULL || shared == NULL)
-		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
-	crypto_dh_key *own = NULL;
-	/* Importing the private key alone makes OpenSSL derive its public half
-	 * as well: that is the second scalar multiplication crypto.h warns of. */
-	lull_err err = dh_key_wrap(alg, dh_import(alg, priv, NULL), true, NULL, &own);
-	return dh_once(alg, err, own, peer_pub, shared);
 }
 
 /* ---- AEAD -------------------------------------------------------------- */

@@ -74,16 +74,8 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub);
 lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub);
 
 /*
- * shared = DH(priv, peer_pub).  LULL_ERR_DH_ZERO when the result is all zero
- * (peer_pub is a low-order point): the caller must abort, never use shared.
- * shared is wiped on every failure.
- */
-lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub,
-                   uint8_t *shared);
-
-/*
  * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public,
- * crypto_dh, crypto_dh_key_generate and
+ * crypto_dh_key_generate and
  * crypto_dh_key_derive, successful or not) made by this process, all
  * threads.  Importing a key (crypto_dh_key_new, crypto_dh_key_new_public)
  * is not one.  Tests use it to prove what a handshake costs: a server
@@ -124,16 +116,13 @@ lull_err crypto_dh_key_new(crypto_dh_alg alg, const uint8_t *priv, const uint8_t
 lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_dh_key **out);
 
 /*
- * crypto_dh_generate keeping the key it made: a fresh pair, its public key
- * in pub and its private key in priv, or only inside the handle when priv is
- * NULL.  One scalar multiplication (and the same random source).
+ * A fresh key pair kept as a handle: its public key in pub and its private
+ * key in priv, or only inside the handle when priv is NULL.  The private key
+ * comes from rng (NULL: OpenSSL's generator, as crypto_dh_generate).  One
+ * scalar multiplication.
  */
-lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub,
-                                crypto_dh_key **out);
-
-/* The same with the private key drawn from rng (NULL: OpenSSL's). */
-lull_err crypto_dh_key_generate_rng(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
-                                    uint8_t *pub, crypto_dh_key **out);
+lull_err crypto_dh_key_generate(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
+                                uint8_t *pub, crypto_dh_key **out);
 
 crypto_dh_key *crypto_dh_key_ref(crypto_dh_key *k);
 void crypto_dh_key_free(crypto_dh_key *k);
@@ -144,8 +133,9 @@ bool crypto_dh_key_has_private(const crypto_dh_key *k);
 const uint8_t *crypto_dh_key_public(const crypto_dh_key *k);
 
 /*
- * shared = DH(key, peer), exactly as crypto_dh: LULL_ERR_DH_ZERO on an
- * all-zero result (low-order peer key), shared wiped on every failure, one
+ * shared = DH(key, peer): LULL_ERR_DH_ZERO on an all-zero result
+ * (low-order peer key, the caller must abort), shared wiped on every
+ * failure, one
  * scalar multiplication counted.  key must hold a private key
  * (LULL_ERR_INVALID_ARG otherwise) and peer be of the same algorithm; peer
  * may hold a private key too (only its public half is used).

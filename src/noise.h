@@ -103,9 +103,6 @@ lull_err noise_cipher_encrypt(noise_cipher *c, const uint8_t *ad, size_t ad_len,
 lull_err noise_cipher_decrypt(noise_cipher *c, const uint8_t *ad, size_t ad_len, const uint8_t *ct,
                               size_t ct_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
-/* Rekey() (§4.2, §11.3): k = ENCRYPT(k, 2^64-1, "", 32 zero bytes)[0..32]; n unchanged. */
-lull_err noise_cipher_rekey(noise_cipher *c);
-
 /* Move src into dst (dst is overwritten, it must not hold a key); src becomes empty. */
 void noise_cipher_move(noise_cipher *dst, noise_cipher *src);
 
@@ -306,9 +303,6 @@ lull_err noise_handshake_get_hash(const noise_handshake *hs, uint8_t *out, size_
  * c2 empty) if an AEAD context cannot be made.
  */
 lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_cipher *c2);
-
-/* The same, named by direction for this side's role. */
-lull_err noise_handshake_take_ciphers(noise_handshake *hs, noise_cipher *send, noise_cipher *recv);
 
 /*
  * The raw Split() keys (k1 initiator->responder, k2 reverse), for a protocol

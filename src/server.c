@@ -133,7 +133,7 @@ lull_err server_answer_key(lull_server *srv, uint64_t now_ms,
 {
 	uint8_t pub[LULL_KEY_BYTES]; /* the handle has it too */
 	if (srv->cfg.srk_pool_disabled)
-		return crypto_dh_key_generate_rng(CRYPTO_DH_25519, &srv->rng, NULL, pub, key);
+		return crypto_dh_key_generate(CRYPTO_DH_25519, &srv->rng, NULL, pub, key);
 	/* An acquire may create an SRK, and erases what is due on the way. */
 	lull_err err = srk_pool_acquire_key(&srv->pool, now_ms, client_e, key, NULL);
 	srv->srk_deadline_ms = srk_pool_next_deadline(&srv->pool);

@@ -265,8 +265,7 @@ static void slot_erase(srk_pool *p, srk_slot *s)
 
 static lull_err slot_create(const srk_pool *p, srk_slot *s, uint64_t interval)
 {
-	lull_err err =
-	        crypto_dh_key_generate_rng(CRYPTO_DH_25519, &p->rng, s->priv, s->pub, &s->key);
+	lull_err err = crypto_dh_key_generate(CRYPTO_DH_25519, &p->rng, s->priv, s->pub, &s->key);
 	if (err == LULL_OK)
 		err = crypto_rng_bytes(&p->rng, s->seed, sizeof(s->seed));
 	if (err != LULL_OK) {
@@ -431,25 +430,6 @@ static lull_err acquire_slot(srk_pool *p, uint64_t now_ms, const uint8_t client_
 }
 
 /* On every failure priv and pub are left zeroed. */
-lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
-                          uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
-                          uint64_t *interval)
-{
-	if (p == NULL || client_e == NULL || priv == NULL || pub == NULL)
-		return LULL_ERR_INVALID_ARG;
-	/* Until the key pair is copied out, the caller's buffers hold nothing
-	 * it could mistake for a key. */
-	crypto_wipe(priv, SRK_KEY_BYTES);
-	memset(pub, 0, SRK_KEY_BYTES);
-	srk_slot *s = NULL;
-	lull_err err = acquire_slot(p, now_ms, client_e, &s, interval);
-	if (err != LULL_OK)
-		return err;
-	memcpy(priv, s->priv, SRK_KEY_BYTES);
-	memcpy(pub, s->pub, SRK_KEY_BYTES);
-	return LULL_OK;
-}
-
 /* On every failure *key is NULL. */
 lull_err srk_pool_acquire_key(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
                               crypto_dh_key **key, uint64_t *interval)

@@ -9,7 +9,38 @@
 #include "test.h"
 
 #include "crypto.h"
+#include "crypto_test_util.h"
 #include "noise.h"
+
+/* Test-only, out of the library (lull never rekeys a Noise cipher or keeps
+ * Noise transport ciphers): Rekey() (§4.2, §11.3),
+ * k = ENCRYPT(k, 2^64-1, "", 32 zero bytes)[0..32], n unchanged. */
+static lull_err noise_cipher_rekey(noise_cipher *c)
+{
+	if (!c->has_key)
+		return LULL_ERR_STATE;
+	static const uint8_t zeros[NOISE_KEY_BYTES];
+	uint8_t out[NOISE_KEY_BYTES + NOISE_TAG_BYTES];
+	lull_err err = crypto_aead_seal(&c->aead, NOISE_NONCE_RESERVED, NULL, 0, zeros,
+	                                sizeof(zeros), out);
+	if (err == LULL_OK) {
+		/* InitializeKey would reset n; Rekey must not (§11.3). */
+		uint64_t n = c->n;
+		err = noise_cipher_initialize_key(c, out);
+		c->n = n;
+	}
+	crypto_wipe(out, sizeof(out));
+	return err;
+}
+
+/* noise_handshake_split, named by direction for this side's role. */
+static lull_err noise_handshake_take_ciphers(noise_handshake *hs, noise_cipher *send,
+                                             noise_cipher *recv)
+{
+	if (hs->role == NOISE_INITIATOR)
+		return noise_handshake_split(hs, send, recv);
+	return noise_handshake_split(hs, recv, send);
+}
 
 #define XX_PSK3_AESGCM "Noise_XXpsk3_25519_AESGCM_SHA256"
 #define XX_PSK3_CHACHA "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
@@ -770,7 +801,7 @@ static void pair_new_handle_responder(struct pair *pr, crypto_dh_key **srk, uint
 {
 	pair_new(pr, XX_PSK3_AESGCM);
 	noise_handshake_destroy(&pr->resp);
-	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, srk_pub, srk));
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, NULL, srk_pub, srk));
 	CHECK_OK(crypto_dh_key_new(CRYPTO_DH_25519, pr->rs.priv, pr->rs.pub, rs_key));
 	*rp = (noise_handshake_params){
 	        .protocol_name = XX_PSK3_AESGCM,
@@ -886,8 +917,8 @@ static void test_handles_refused(void)
 	struct pair pr;
 	crypto_dh_key *k448 = NULL, *pub_only = NULL, *good = NULL;
 	uint8_t pub448[56], pub[32];
-	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_448, NULL, pub448, &k448));
-	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, pub, &good));
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_448, NULL, NULL, pub448, &k448));
+	CHECK_OK(crypto_dh_key_generate(CRYPTO_DH_25519, NULL, NULL, pub, &good));
 	CHECK_OK(crypto_dh_key_new_public(CRYPTO_DH_25519, pub, &pub_only));
 
 	/* Wrong curve, or no private key: refused, and the state poisoned. */

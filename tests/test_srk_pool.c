@@ -7,7 +7,40 @@
 #include "test.h"
 
 #include "crypto.h"
+#include "crypto_test_util.h"
 #include "srk_pool.h"
+
+/*
+ * Test-only, out of the library (which hands out handles only): acquire,
+ * then copy the SRK's key pair out of its slot so tests can check it byte
+ * for byte.  priv and pub are zeroed on every failure.
+ */
+static lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms,
+                                 const uint8_t client_e[SRK_KEY_BYTES], uint8_t priv[SRK_KEY_BYTES],
+                                 uint8_t pub[SRK_KEY_BYTES], uint64_t *interval)
+{
+	if (p == NULL || client_e == NULL || priv == NULL || pub == NULL)
+		return LULL_ERR_INVALID_ARG;
+	crypto_wipe(priv, SRK_KEY_BYTES);
+	memset(pub, 0, SRK_KEY_BYTES);
+	crypto_dh_key *key = NULL;
+	uint64_t iv = 0;
+	lull_err err = srk_pool_acquire_key(p, now_ms, client_e, &key, &iv);
+	if (err != LULL_OK)
+		return err;
+	for (size_t i = 0; i < p->n_slots; i++) {
+		const srk_slot *s = &p->slots[i];
+		if (s->live && s->interval == iv &&
+		    memcmp(s->pub, crypto_dh_key_public(key), SRK_KEY_BYTES) == 0) {
+			memcpy(priv, s->priv, SRK_KEY_BYTES);
+			memcpy(pub, s->pub, SRK_KEY_BYTES);
+		}
+	}
+	crypto_dh_key_free(key);
+	if (interval)
+		*interval = iv;
+	return crypto_is_zero(pub, SRK_KEY_BYTES) ? LULL_ERR_STATE : LULL_OK;
+}
 
 #define I_DEF LULL_DEFAULT_SRK_INTERVAL_MS
 #define L_DEF LULL_DEFAULT_SRK_LIFETIME_MS
