@@ -103,8 +103,6 @@ static EVP_MAC_CTX *hmac_templates[N_HASH_ALGS];
  */
 static EVP_PKEY_CTX *dh_fromdata[N_DH_ALGS];
 
-static atomic_uint_least64_t dh_calls;
-
 static void algs_fetch(void)
 {
 	for (size_t i = 0; i < N_HASH_ALGS; i++) {
@@ -158,21 +156,11 @@ static void algs_init(void)
 	pthread_once(&algs_once, algs_fetch);
 }
 
-static void count_scalar_mult(void)
-{
-	atomic_fetch_add_explicit(&dh_calls, 1, memory_order_relaxed);
-}
-
 /* ---- DH ---------------------------------------------------------------- */
 
 size_t crypto_dh_len(crypto_dh_alg alg)
 {
 	return (unsigned)alg < N_DH_ALGS ? dh_infos[alg].len : 0;
-}
-
-uint64_t crypto_dh_count(void)
-{
-	return atomic_load_explicit(&dh_calls, memory_order_relaxed);
 }
 
 /*
@@ -339,7 +327,6 @@ lull_err crypto_dh_key_generate(crypto_dh_alg alg, const crypto_rng *rng, uint8_
 		*out = NULL;
 	if ((unsigned)alg >= N_DH_ALGS || pub == NULL || out == NULL)
 		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
 
 	size_t len = dh_infos[alg].len;
 	uint8_t own[CRYPTO_DH_MAX_BYTES];
@@ -371,7 +358,6 @@ lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub)
 {
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
 		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
 	/* pub = priv * base point: OpenSSL computes it on import. */
 	size_t len = dh_infos[alg].len, got = len;
 	EVP_PKEY *pkey = dh_import(alg, priv, NULL);
@@ -441,7 +427,6 @@ lull_err crypto_dh_key_derive(const crypto_dh_key *key, const crypto_dh_key *pee
 {
 	if (key == NULL || peer == NULL || shared == NULL)
 		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
 	return dh_derive(key, peer, shared);
 }
 

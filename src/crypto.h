@@ -73,17 +73,6 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub);
 /* Public key of a given private key (used for fixed test keys and key files). */
 lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub);
 
-/*
- * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public,
- * crypto_dh_key_generate and
- * crypto_dh_key_derive, successful or not) made by this process, all
- * threads.  Importing a key (crypto_dh_key_new, crypto_dh_key_new_public)
- * is not one.  Tests use it to prove what a handshake costs: a server
- * answering from a reused SRK performs exactly 3 (ee, es, se) and no key
- * generation.
- */
-uint64_t crypto_dh_count(void);
-
 /* ---- DH keys as handles ------------------------------------------------ */
 
 /*
@@ -135,8 +124,7 @@ const uint8_t *crypto_dh_key_public(const crypto_dh_key *k);
 /*
  * shared = DH(key, peer): LULL_ERR_DH_ZERO on an all-zero result
  * (low-order peer key, the caller must abort), shared wiped on every
- * failure, one
- * scalar multiplication counted.  key must hold a private key
+ * failure, one scalar multiplication.  key must hold a private key
  * (LULL_ERR_INVALID_ARG otherwise) and peer be of the same algorithm; peer
  * may hold a private key too (only its public half is used).
  */
