@@ -119,25 +119,37 @@ static lull_err hs_queue_message(lull_conn *c, uint8_t type, size_t body_len, co
 	return err;
 }
 
+/*
+ * A fresh Noise state for this connection's next handshake: role and keys
+ * from p, the rest from c (protocol name, the prologue of the version and
+ * suite both ends speak, the random source).  Init consumes the prologue.
+ */
+static lull_err hs_init_noise(lull_conn *c, noise_handshake_params *p)
+{
+	uint8_t prologue[CONN_PROLOGUE_MAX_BYTES];
+	p->protocol_name = conn_protocol_name(c->cfg.suite);
+	p->prologue = prologue;
+	p->prologue_len = build_prologue(c, WIRE_VERSION, (uint8_t)c->cfg.suite, prologue);
+	p->rng = &c->rng;
+	lull_err err = hs_alloc(c);
+	if (err == LULL_OK)
+		err = noise_handshake_init(&c->hs->noise, p);
+	p->prologue = NULL;
+	p->prologue_len = 0;
+	return err;
+}
+
 /* Client: queue HS1 and wait for HS2. */
 lull_err conn_hs_begin(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason)
 {
-	uint8_t prologue[CONN_PROLOGUE_MAX_BYTES];
-	size_t prologue_len = build_prologue(c, WIRE_VERSION, (uint8_t)c->cfg.suite, prologue);
 	noise_handshake_params p = {
-	        .protocol_name = conn_protocol_name(c->cfg.suite),
 	        .role = NOISE_INITIATOR,
-	        .prologue = prologue,
-	        .prologue_len = prologue_len,
 	        .static_priv = c->own_key.priv,
 	        .static_pub = c->own_key.pub,
 	        .psks = c->psk,
 	        .psk_count = 1,
-	        .rng = &c->rng,
 	};
-	lull_err err = hs_alloc(c);
-	if (err == LULL_OK)
-		err = noise_handshake_init(&c->hs->noise, &p);
+	lull_err err = hs_init_noise(c, &p);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	const uint8_t hello[2] = {WIRE_VERSION, (uint8_t)c->cfg.suite};
@@ -173,22 +185,15 @@ static lull_err server_on_hs1(lull_conn *c, uint64_t now_ms, const uint8_t *body
 	if (body[0] != WIRE_VERSION || body[1] != (uint8_t)c->cfg.suite)
 		return conn_fail(c, now_ms, LULL_ERR_VERSION, LULL_CLOSE_VERSION);
 
-	uint8_t prologue[CONN_PROLOGUE_MAX_BYTES];
-	size_t prologue_len = build_prologue(c, body[0], body[1], prologue);
+	/* The prologue binds the version and suite just checked. */
 	noise_handshake_params p = {
-	        .protocol_name = conn_protocol_name(c->cfg.suite),
 	        .role = NOISE_RESPONDER,
-	        .prologue = prologue,
-	        .prologue_len = prologue_len,
 	        .static_pub = c->srv->key.pub,
 	        .static_key = c->srv->static_key,
 	        .psk_lookup = server_psk_lookup,
 	        .psk_lookup_user = c,
-	        .rng = &c->rng,
 	};
-	lull_err err = hs_alloc(c);
-	if (err == LULL_OK)
-		err = noise_handshake_init(&c->hs->noise, &p);
+	lull_err err = hs_init_noise(c, &p);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	/* The handshake deadline applies from here; HS2 follows, or a close. */
