@@ -132,6 +132,7 @@ int main(void)
 	lull_secure_heap_stats(&used, NULL);
 	CHECK(used == base);
 	if (used != base)
-		fprintf(stderr, "  secure heap: %zu bytes in use at the start, %zu at the end\n", base, used);
+		fprintf(stderr, "  secure heap: %zu bytes in use at the start, %zu at the end\n",
+		        base, used);
 	return test_summary();
 }
