@@ -242,13 +242,12 @@ void lull_conn_close(lull_conn *c, uint64_t now_ms, lull_close_reason reason)
 
 lull_err lull_conn_finish(lull_conn *c, uint64_t now_ms)
 {
-	if (!c)
-		return LULL_ERR_INVALID_ARG;
-	if (conn_is_closed(c))
-		return LULL_ERR_CLOSED;
+	lull_err err = conn_check_call(c, true);
+	if (err != LULL_OK)
+		return err;
 	c->finishing = true;
 	/* Seals what may go now; closes at once when nothing is held. */
-	lull_err err = conn_flush_held(c, now_ms);
+	err = conn_flush_held(c, now_ms);
 	conn_release_contexts(c);
 	return err;
 }
@@ -409,10 +408,9 @@ static lull_err receive_frames(lull_conn *c, uint64_t now_ms, const uint8_t *byt
 
 lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, size_t len)
 {
-	if (!c || (!bytes && len))
-		return LULL_ERR_INVALID_ARG;
-	if (conn_is_closed(c))
-		return LULL_ERR_CLOSED;
+	lull_err err = conn_check_call(c, bytes || !len);
+	if (err != LULL_OK)
+		return err;
 	/* From a callback of this very call: the outer call's plaintext and
 	 * reassembly buffers are in use (lull.h). */
 	if (c->scratch)
@@ -422,7 +420,7 @@ lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, 
 	uint8_t scratch[WIRE_RECORD_PAYLOAD_MAX_BYTES];
 	c->scratch = scratch;
 	c->scratch_dirty = 0;
-	lull_err err = receive_frames(c, now_ms, bytes, len);
+	err = receive_frames(c, now_ms, bytes, len);
 	crypto_wipe(scratch, c->scratch_dirty);
 	c->scratch = NULL;
 	c->scratch_dirty = 0;
@@ -438,10 +436,9 @@ lull_err lull_conn_receive(lull_conn *c, uint64_t now_ms, const uint8_t *bytes, 
 
 lull_err lull_conn_start(lull_conn *c, uint64_t now_ms)
 {
-	if (!c)
-		return LULL_ERR_INVALID_ARG;
-	if (conn_is_closed(c))
-		return LULL_ERR_CLOSED;
+	lull_err err = conn_check_call(c, true);
+	if (err != LULL_OK)
+		return err;
 	if (c->started)
 		return LULL_ERR_STATE;
 	c->started = true;
@@ -504,23 +501,21 @@ static lull_err conn_policy_tick(lull_conn *c, uint64_t now_ms)
 
 lull_err lull_conn_rekey(lull_conn *c, uint64_t now_ms)
 {
-	if (!c)
-		return LULL_ERR_INVALID_ARG;
-	if (conn_is_closed(c))
-		return LULL_ERR_CLOSED;
+	lull_err err = conn_check_call(c, true);
+	if (err != LULL_OK)
+		return err;
 	if (c->epoch == 0)
 		return LULL_ERR_STATE;
-	lull_err err = conn_want_rekey(c, now_ms, LULL_REKEY_APPLICATION);
+	err = conn_want_rekey(c, now_ms, LULL_REKEY_APPLICATION);
 	conn_release_contexts(c);
 	return err;
 }
 
 lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
 {
-	if (!c)
-		return LULL_ERR_INVALID_ARG;
-	if (conn_is_closed(c))
-		return LULL_ERR_CLOSED;
+	lull_err err = conn_check_call(c, true);
+	if (err != LULL_OK)
+		return err;
 	if (!c->started)
 		return LULL_OK;
 	if ((conn_hs_running(c) || c->epoch == 0) && now_ms >= c->hs_deadline_ms)
@@ -530,7 +525,7 @@ lull_err lull_conn_tick(lull_conn *c, uint64_t now_ms)
 	if (c->rx_prev.live && now_ms >= c->rx_prev_deadline_ms)
 		return conn_fail(c, now_ms, LULL_ERR_HANDSHAKE_TIMEOUT,
 		                 LULL_CLOSE_HANDSHAKE_TIMEOUT);
-	lull_err err = conn_policy_tick(c, now_ms);
+	err = conn_policy_tick(c, now_ms);
 	conn_release_contexts(c);
 	return err;
 }

@@ -120,6 +120,16 @@ static inline bool conn_is_closed(const lull_conn *c)
 	return c->state == CONN_CLOSED;
 }
 
+/* The first check of every public call that acts on c: a NULL c or
+ * arguments that are not args_ok are LULL_ERR_INVALID_ARG, a closed c is
+ * LULL_ERR_CLOSED. */
+static inline lull_err conn_check_call(const lull_conn *c, bool args_ok)
+{
+	if (!c || !args_ok)
+		return LULL_ERR_INVALID_ARG;
+	return conn_is_closed(c) ? LULL_ERR_CLOSED : LULL_OK;
+}
+
 /* A handshake (the first or a rekey) is under way. */
 static inline bool conn_hs_running(const lull_conn *c)
 {

@@ -157,17 +157,16 @@ static lull_err hold_message(lull_conn *c, const uint8_t *msg, size_t len)
 
 lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len)
 {
-	if (!c || (!msg && len))
-		return LULL_ERR_INVALID_ARG;
-	if (conn_is_closed(c))
-		return LULL_ERR_CLOSED;
+	lull_err err = conn_check_call(c, msg || !len);
+	if (err != LULL_OK)
+		return err;
 	if (c->finishing)
 		return LULL_ERR_STATE;
 	if (len > c->agreed.max_message_bytes)
 		return LULL_ERR_MESSAGE_TOO_LARGE;
 	if (lull_conn_output_pending(c) > LULL_SEND_BUFFER_BYTES)
 		return LULL_ERR_WOULD_BLOCK;
-	lull_err err = LULL_OK;
+	err = LULL_OK;
 	bool may_send = false;
 	if (!c->held_head)
 		err = conn_check_send(c, now_ms, len, &may_send);
