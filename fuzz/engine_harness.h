@@ -416,6 +416,7 @@ static void eh_init(eh *h, bool target_is_server, uint8_t cfg_byte)
 	uint8_t psk[LULL_KEY_BYTES];
 	memset(psk, 0x42, sizeof(psk));
 	FUZZ_CHECK(lull_server_new(&h->srv, &h->scfg, sk, eh_on_srv_event, h) == LULL_OK);
+	lull_server_set_random(h->srv, fuzz_random_fn, &fuzz_random_stream);
 	FUZZ_CHECK(lull_server_authorize(h->srv, ck->pub, "alice", psk) == LULL_OK);
 	/* A second authorized client the fuzzer cannot be: more lookups. */
 	FUZZ_CHECK(lull_server_authorize(h->srv, fuzz_fixed_key(2)->pub, "bob", NULL) == LULL_OK);
@@ -424,6 +425,8 @@ static void eh_init(eh *h, bool target_is_server, uint8_t cfg_byte)
 	FUZZ_CHECK(lull_conn_new_client(&h->client->conn, &h->ccfg, ck, sk->pub, psk, &ccb) ==
 	           LULL_OK);
 	FUZZ_CHECK(lull_conn_new_server(&h->server->conn, h->srv, &scb) == LULL_OK);
+	FUZZ_CHECK(lull_conn_set_random(h->client->conn, fuzz_random_fn, &fuzz_random_stream) ==
+	           LULL_OK);
 	FUZZ_CHECK(lull_conn_start(h->server->conn, h->now) == LULL_OK);
 	FUZZ_CHECK(lull_conn_start(h->client->conn, h->now) == LULL_OK);
 }

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t key[LULL_KEY_BYTES];
 	char text[KEY_TEXT + 1];
 	/* An exact-size copy for ASan. */
-	char *copy = malloc(size ? size : 1);
+	char *copy = calloc(size ? size : 1, 1);
 	FUZZ_CHECK(copy);
 	if (size)
 		memcpy(copy, data, size);

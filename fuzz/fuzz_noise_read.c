@@ -62,6 +62,7 @@ static void init_side(noise_handshake *hs, const proto *pr, noise_role role, con
 	        .remote_static = peer->pub,
 	        .psks = pr->psk_count ? psk : NULL,
 	        .psk_count = pr->psk_count,
+	        .rng = fuzz_random_rng(),
 	};
 	FUZZ_CHECK(noise_handshake_init(hs, &p) == LULL_OK);
 }

@@ -3,9 +3,12 @@
  * a deterministic random source, and fixed keys.
  *
  * Invariants:
- *  - A target never draws a byte from OpenSSL's CSPRNG: fuzz_random_reset()
- *    at the top of every LLVMFuzzerTestOneInput replaces it with a stream
- *    that depends only on the input, so any crash replays byte for byte.
+ *  - A target never draws a byte from OpenSSL's CSPRNG: every object that
+ *    draws randomness is given fuzz_random_fn on fuzz_random_stream (the
+ *    engine's lull_server_set_random / lull_conn_set_random, Noise's
+ *    params.rng), and fuzz_random_reset() at the top of every
+ *    LLVMFuzzerTestOneInput restarts that stream from a value that depends
+ *    only on the input, so any crash replays byte for byte.
  *  - FUZZ_CHECK aborts with the failed condition: libFuzzer (and the replay
  *    driver) report an abort as a crash, so every invariant is a finding.
  */
@@ -58,7 +61,13 @@ static inline lull_err fuzz_random_fn(void *ctx, uint8_t *buf, size_t len)
 static inline void fuzz_random_reset(uint64_t seed)
 {
 	fuzz_random_stream.state = seed;
-	crypto_set_random_source(fuzz_random_fn, &fuzz_random_stream);
+}
+
+/* The stream as a crypto_rng, for the layers below lull.h. */
+static inline const crypto_rng *fuzz_random_rng(void)
+{
+	static const crypto_rng rng = {fuzz_random_fn, &fuzz_random_stream};
+	return &rng;
 }
 
 /* A fixed key pair per tag, derived once per process (one scalar mult each). */

@@ -5,6 +5,47 @@
  * Every fallible call returns a lull_err.  LULL_OK is zero; every other value
  * names one failure and lull_strerror() turns it into a sentence fit for a
  * log line.  Codes are stable: they may be added, never renumbered.
+ *
+ * The calling contract, once for every call below:
+ *
+ * Time.  The engine never reads a clock: every call that can act on time
+ * takes now_ms, a monotonic millisecond count from any origin (e.g.
+ * CLOCK_MONOTONIC, uv_now).  It must never go backwards across calls on one
+ * lull_conn, nor across calls on one lull_server and its connections.  If
+ * it does, nothing unsafe follows but the link suffers: timers fire late,
+ * a key looks idle and past its age (data is held for a rekey, data under
+ * it may be refused as expired and close the connection), and the SRK pool
+ * refuses a handshake (LULL_ERR_STATE) rather than overwrite a key in use.
+ * A key's life is never extended and no refused record is accepted.
+ *
+ * Threads.  A lull_conn is single-threaded: one thread at a time may call
+ * into it, and its callbacks run on that thread.  A lull_server and all the
+ * server connections bound to it are one unit, used by one thread at a time
+ * (an event loop).  Distinct units may run on distinct threads at once.
+ * What is global is safe from any thread: lull_strerror and the other
+ * *_name calls, lull_config_default, lull_config_validate,
+ * lull_keypair_generate, lull_secure_heap_stats; the crypto back end's
+ * one-time setup is done under pthread_once.  lull_secure_heap_init sets
+ * up process-wide state: call it once, before any other thread uses lull.
+ *
+ * Lifetimes.  The pointer lull_conn_output hands out is valid until the
+ * next call on that connection (any call: consume, send, receive, tick...).
+ * A message handed to on_message, and every pointer in a lull_event
+ * (peer_name, peer_pub), is valid only during the callback.  Objects a call
+ * receives (configs, keys, callbacks) are copied; a lull_server must outlive
+ * its connections.
+ *
+ * Callbacks.  Every callback is optional (NULL: not called): without
+ * on_message messages are discarded once counted; without on_event nothing
+ * is reported but the engine behaves the same.  They run inside the call
+ * that caused them, on its thread; what they may call back into is listed
+ * at lull_callbacks.  The server's on_event (SRK created and erased) may
+ * not call back into the server.
+ *
+ * Deadlines.  lull_conn_next_deadline and lull_server_next_deadline say
+ * when to call lull_conn_tick and lull_server_tick next; they change only
+ * through calls on their object (a handshake can create an SRK and so move
+ * the server's deadline earlier), so ask again after each call.
  */
 #ifndef LULL_H
 #define LULL_H
@@ -292,6 +333,16 @@ typedef struct lull_event {
 typedef void (*lull_event_fn)(void *user, const lull_event *ev);
 typedef void (*lull_message_fn)(void *user, const uint8_t *msg, size_t len);
 
+/*
+ * A source of random bytes: fill buf with len bytes and return LULL_OK, or
+ * any error (the engine then fails the call with LULL_ERR_RANDOM).  Every
+ * byte of key material lull makes comes from it: ephemerals, SRKs, DRKs,
+ * replay-set seeds.  It must be a cryptographically secure generator; the
+ * default (none set) is OpenSSL's, and a deterministic one is for tests and
+ * published vectors only.
+ */
+typedef lull_err (*lull_random_fn)(void *ctx, uint8_t *buf, size_t len);
+
 /* ---- Server context (shared by all of a server's connections) ---------- */
 
 typedef struct lull_server lull_server;
@@ -308,8 +359,20 @@ lull_err lull_server_authorize(lull_server *srv, const uint8_t pub[LULL_KEY_BYTE
 /* Remove every authorized client (before a reload). Live sessions stay up. */
 void lull_server_clear_authorized(lull_server *srv);
 
+/* Draw srv's random bytes (SRKs, replay-set seeds, the fresh keys of
+ * srk_pool_disabled) from fn with ctx, and those of the connections made on
+ * it afterwards (lull_conn_set_random can still change theirs).  NULL: back
+ * to OpenSSL's generator.  Call before the first handshake. */
+void lull_server_set_random(lull_server *srv, lull_random_fn fn, void *ctx);
+
 /* Erase SRKs whose time has come; returns the next deadline (UINT64_MAX: none). */
 uint64_t lull_server_tick(lull_server *srv, uint64_t now_ms);
+
+/* When lull_server_tick has something to do next (UINT64_MAX: nothing):
+ * the erasure of the oldest live SRK.  A handshake on one of srv's
+ * connections may create an SRK and so move it earlier; ask after each
+ * call on a connection (it costs a load, not a scan). */
+uint64_t lull_server_next_deadline(const lull_server *srv);
 
 /* ---- Connections ------------------------------------------------------- */
 
@@ -340,6 +403,11 @@ lull_err lull_conn_new_client(lull_conn **out, const lull_config *cfg, const lul
 lull_err lull_conn_new_server(lull_conn **out, lull_server *srv, const lull_callbacks *cb);
 
 void lull_conn_free(lull_conn *c);
+
+/* Draw c's random bytes (client: its ephemerals; server: its DRKs) from fn
+ * with ctx; NULL: OpenSSL's generator (a server connection starts with its
+ * server's source).  LULL_ERR_STATE once lull_conn_start has been called. */
+lull_err lull_conn_set_random(lull_conn *c, lull_random_fn fn, void *ctx);
 
 /* Client: begin the first handshake at now_ms. Server: start its timers. */
 lull_err lull_conn_start(lull_conn *c, uint64_t now_ms);

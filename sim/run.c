@@ -165,7 +165,7 @@ static size_t keys_accepted(const run *r, const side *s, accepted_key out[WATCHE
 {
 	const lull_conn *c = s->conn;
 	size_t n = 0;
-	if (c->closed || c->pol.rx_stale || !c->pol.keyed ||
+	if (conn_is_closed(c) || c->pol.rx_stale || !c->pol.keyed ||
 	    c->pol.rx_bytes >= config_reject_after_bytes(&c->agreed))
 		return 0;
 	uint64_t expire = c->pol.key_installed_ms + config_reject_after_age_ms(&c->agreed) +
@@ -174,7 +174,7 @@ static size_t keys_accepted(const run *r, const side *s, accepted_key out[WATCHE
 		return 0;
 	if (c->rx.live)
 		out[n++] = (accepted_key){c->rx.epoch, expire};
-	if (c->rx_prev.live && !c->rx_prev_stale && r->now < c->rx_prev_deadline_ms)
+	if (c->rx_prev.live && !c->pol.rx_prev_stale && r->now < c->rx_prev_deadline_ms)
 		out[n++] = (accepted_key){c->rx_prev.epoch, c->rx_prev_deadline_ms < expire
 		                                                    ? c->rx_prev_deadline_ms
 		                                                    : expire};
@@ -420,7 +420,8 @@ static void side_send(run *r, side *s, uint32_t len)
 {
 	lull_conn *c = s->conn;
 	uint64_t after = r->pol->rekey_before_send_after_ms;
-	if (after && c->epoch > 0 && !c->hs_active && r->now - c->pol.key_installed_ms >= after) {
+	if (after && c->epoch > 0 && !conn_hs_running(c) &&
+	    r->now - c->pol.key_installed_ms >= after) {
 		lull_err err = lull_conn_rekey(c, r->now);
 		if (err != LULL_OK) {
 			run_fail(r, SIM_ERR_ENGINE, "lull_conn_rekey: %s", lull_err_name(err));

@@ -103,8 +103,6 @@ static EVP_MAC_CTX *hmac_templates[N_HASH_ALGS];
  */
 static EVP_PKEY_CTX *dh_fromdata[N_DH_ALGS];
 
-static atomic_uint_least64_t dh_calls;
-
 static void algs_fetch(void)
 {
 	for (size_t i = 0; i < N_HASH_ALGS; i++) {
@@ -158,21 +156,11 @@ static void algs_init(void)
 	pthread_once(&algs_once, algs_fetch);
 }
 
-static void count_scalar_mult(void)
-{
-	atomic_fetch_add_explicit(&dh_calls, 1, memory_order_relaxed);
-}
-
 /* ---- DH ---------------------------------------------------------------- */
 
 size_t crypto_dh_len(crypto_dh_alg alg)
 {
 	return (unsigned)alg < N_DH_ALGS ? dh_infos[alg].len : 0;
-}
-
-uint64_t crypto_dh_count(void)
-{
-	return atomic_load_explicit(&dh_calls, memory_order_relaxed);
 }
 
 /*
@@ -315,29 +303,16 @@ lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_
 	return dh_key_wrap(alg, dh_import(alg, NULL, pub), false, pub, out);
 }
 
-/* Test-only deterministic source; see crypto_set_random_source. */
-static crypto_random_fn random_override;
-static void *random_override_ctx;
-
-void crypto_set_random_source(crypto_random_fn fn, void *ctx)
-{
-	random_override = fn;
-	random_override_ctx = ctx;
-}
-
-/* A fresh private key into priv (len bytes), wiped on failure. */
-static lull_err dh_random_private(crypto_dh_alg alg, uint8_t *priv)
+/* A fresh private key into priv (len bytes) from rng, wiped on failure. */
+static lull_err dh_random_private(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv)
 {
 	/* A private key is any string of random bytes (RFC 7748 §5 clamps on
 	 * use).  RAND_priv_bytes: long-term secrets come from the DRBG that is
 	 * never used for public values such as nonces. */
 	size_t len = dh_infos[alg].len;
-	if (random_override != NULL) {
-		if (random_override(random_override_ctx, priv, len) != LULL_OK) {
-			crypto_wipe(priv, len);
-			return LULL_ERR_RANDOM;
-		}
-	} else if (RAND_priv_bytes(priv, (int)len) != 1) {
+	if (rng != NULL && rng->fn != NULL)
+		return crypto_rng_bytes(rng, priv, len);
+	if (RAND_priv_bytes(priv, (int)len) != 1) {
 		crypto_wipe(priv, len);
 		ERR_clear_error();
 		return LULL_ERR_RANDOM;
@@ -345,18 +320,18 @@ static lull_err dh_random_private(crypto_dh_alg alg, uint8_t *priv)
 	return LULL_OK;
 }
 
-lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub, crypto_dh_key **out)
+lull_err crypto_dh_key_generate(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
+                                uint8_t *pub, crypto_dh_key **out)
 {
 	if (out != NULL)
 		*out = NULL;
 	if ((unsigned)alg >= N_DH_ALGS || pub == NULL || out == NULL)
 		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
 
 	size_t len = dh_infos[alg].len;
 	uint8_t own[CRYPTO_DH_MAX_BYTES];
 	uint8_t *p = priv != NULL ? priv : own;
-	lull_err err = dh_random_private(alg, p);
+	lull_err err = dh_random_private(alg, rng, p);
 	if (err == LULL_OK)
 		err = dh_key_wrap(alg, dh_import(alg, p, NULL), true, NULL, out);
 	if (err == LULL_OK) {
@@ -374,7 +349,7 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub)
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
 		return LULL_ERR_INVALID_ARG;
 	crypto_dh_key *k = NULL;
-	lull_err err = crypto_dh_key_generate(alg, priv, pub, &k);
+	lull_err err = crypto_dh_key_generate(alg, NULL, priv, pub, &k);
 	crypto_dh_key_free(k);
 	return err;
 }
@@ -383,7 +358,6 @@ lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub)
 {
 	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || pub == NULL)
 		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
 	/* pub = priv * base point: OpenSSL computes it on import. */
 	size_t len = dh_infos[alg].len, got = len;
 	EVP_PKEY *pkey = dh_import(alg, priv, NULL);
@@ -453,37 +427,7 @@ lull_err crypto_dh_key_derive(const crypto_dh_key *key, const crypto_dh_key *pee
 {
 	if (key == NULL || peer == NULL || shared == NULL)
 		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
 	return dh_derive(key, peer, shared);
-}
-
-/* shared = DH(own, peer_pub) for a key handle made just for this DH. */
-static lull_err dh_once(crypto_dh_alg alg, lull_err own_err, crypto_dh_key *own,
-                        const uint8_t *peer_pub, uint8_t *shared)
-{
-	crypto_dh_key *peer = NULL;
-	lull_err err = own_err;
-	if (err == LULL_OK)
-		err = crypto_dh_key_new_public(alg, peer_pub, &peer);
-	if (err == LULL_OK)
-		err = dh_derive(own, peer, shared);
-	else
-		crypto_wipe(shared, dh_infos[alg].len);
-	crypto_dh_key_free(peer);
-	crypto_dh_key_free(own);
-	return err;
-}
-
-lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub, uint8_t *shared)
-{
-	if ((unsigned)alg >= N_DH_ALGS || priv == NULL || peer_pub == NULL || shared == NULL)
-		return LULL_ERR_INVALID_ARG;
-	count_scalar_mult();
-	crypto_dh_key *own = NULL;
-	/* Importing the private key alone makes OpenSSL derive its public half
-	 * as well: that is the second scalar multiplication crypto.h warns of. */
-	lull_err err = dh_key_wrap(alg, dh_import(alg, priv, NULL), true, NULL, &own);
-	return dh_once(alg, err, own, peer_pub, shared);
 }
 
 /* ---- AEAD -------------------------------------------------------------- */
@@ -812,12 +756,6 @@ lull_err crypto_random(uint8_t *buf, size_t len)
 {
 	if (buf == NULL && len > 0)
 		return LULL_ERR_INVALID_ARG;
-	if (random_override != NULL) {
-		lull_err err = random_override(random_override_ctx, buf, len);
-		if (err != LULL_OK)
-			crypto_wipe(buf, len);
-		return err == LULL_OK ? LULL_OK : LULL_ERR_RANDOM;
-	}
 	for (size_t done = 0; done < len;) {
 		size_t chunk = len - done > INT_MAX ? INT_MAX : len - done;
 		if (RAND_bytes(buf + done, (int)chunk) != 1) {
@@ -826,6 +764,19 @@ lull_err crypto_random(uint8_t *buf, size_t len)
 			return LULL_ERR_RANDOM;
 		}
 		done += chunk;
+	}
+	return LULL_OK;
+}
+
+lull_err crypto_rng_bytes(const crypto_rng *rng, uint8_t *buf, size_t len)
+{
+	if (rng == NULL || rng->fn == NULL)
+		return crypto_random(buf, len);
+	if (buf == NULL && len > 0)
+		return LULL_ERR_INVALID_ARG;
+	if (rng->fn(rng->ctx, buf, len) != LULL_OK) {
+		crypto_wipe(buf, len);
+		return LULL_ERR_RANDOM;
 	}
 	return LULL_OK;
 }

@@ -53,6 +53,15 @@ typedef enum crypto_hash_alg {
 	CRYPTO_HASH_BLAKE2B,
 } crypto_hash_alg;
 
+/*
+ * An injected random source (lull_random_fn), owned by a server or a
+ * connection: fn == NULL (or a NULL crypto_rng *) means OpenSSL's.
+ */
+typedef struct crypto_rng {
+	lull_random_fn fn;
+	void *ctx;
+} crypto_rng;
+
 /* ---- DH ---------------------------------------------------------------- */
 
 /* Public (and private) key length of alg in bytes: 32 or 56. */
@@ -63,25 +72,6 @@ lull_err crypto_dh_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub);
 
 /* Public key of a given private key (used for fixed test keys and key files). */
 lull_err crypto_dh_public(crypto_dh_alg alg, const uint8_t *priv, uint8_t *pub);
-
-/*
- * shared = DH(priv, peer_pub).  LULL_ERR_DH_ZERO when the result is all zero
- * (peer_pub is a low-order point): the caller must abort, never use shared.
- * shared is wiped on every failure.
- */
-lull_err crypto_dh(crypto_dh_alg alg, const uint8_t *priv, const uint8_t *peer_pub,
-                   uint8_t *shared);
-
-/*
- * Number of scalar multiplications (crypto_dh_generate, crypto_dh_public,
- * crypto_dh, crypto_dh_key_generate and
- * crypto_dh_key_derive, successful or not) made by this process, all
- * threads.  Importing a key (crypto_dh_key_new, crypto_dh_key_new_public)
- * is not one.  Tests use it to prove what a handshake costs: a server
- * answering from a reused SRK performs exactly 3 (ee, es, se) and no key
- * generation.
- */
-uint64_t crypto_dh_count(void);
 
 /* ---- DH keys as handles ------------------------------------------------ */
 
@@ -115,12 +105,13 @@ lull_err crypto_dh_key_new(crypto_dh_alg alg, const uint8_t *priv, const uint8_t
 lull_err crypto_dh_key_new_public(crypto_dh_alg alg, const uint8_t *pub, crypto_dh_key **out);
 
 /*
- * crypto_dh_generate keeping the key it made: a fresh pair, its public key
- * in pub and its private key in priv, or only inside the handle when priv is
- * NULL.  One scalar multiplication (and the same random source).
+ * A fresh key pair kept as a handle: its public key in pub and its private
+ * key in priv, or only inside the handle when priv is NULL.  The private key
+ * comes from rng (NULL: OpenSSL's generator, as crypto_dh_generate).  One
+ * scalar multiplication.
  */
-lull_err crypto_dh_key_generate(crypto_dh_alg alg, uint8_t *priv, uint8_t *pub,
-                                crypto_dh_key **out);
+lull_err crypto_dh_key_generate(crypto_dh_alg alg, const crypto_rng *rng, uint8_t *priv,
+                                uint8_t *pub, crypto_dh_key **out);
 
 crypto_dh_key *crypto_dh_key_ref(crypto_dh_key *k);
 void crypto_dh_key_free(crypto_dh_key *k);
@@ -131,9 +122,9 @@ bool crypto_dh_key_has_private(const crypto_dh_key *k);
 const uint8_t *crypto_dh_key_public(const crypto_dh_key *k);
 
 /*
- * shared = DH(key, peer), exactly as crypto_dh: LULL_ERR_DH_ZERO on an
- * all-zero result (low-order peer key), shared wiped on every failure, one
- * scalar multiplication counted.  key must hold a private key
+ * shared = DH(key, peer): LULL_ERR_DH_ZERO on an all-zero result
+ * (low-order peer key, the caller must abort), shared wiped on every
+ * failure, one scalar multiplication.  key must hold a private key
  * (LULL_ERR_INVALID_ARG otherwise) and peer be of the same algorithm; peer
  * may hold a private key too (only its public half is used).
  */
@@ -206,14 +197,8 @@ lull_err crypto_hkdf(crypto_hash_alg alg, const uint8_t *ck, const uint8_t *ikm,
 /* Fill buf from OpenSSL's CSPRNG; LULL_ERR_RANDOM if it cannot. */
 lull_err crypto_random(uint8_t *buf, size_t len);
 
-/*
- * Tests only: draw every random byte (crypto_random and the private keys of
- * crypto_dh_generate) from fn instead of OpenSSL, so a whole handshake can
- * be replayed byte for byte as a published test vector.  NULL restores
- * OpenSSL.  Not thread-safe; lull itself never calls it.
- */
-typedef lull_err (*crypto_random_fn)(void *ctx, uint8_t *buf, size_t len);
-void crypto_set_random_source(crypto_random_fn fn, void *ctx);
+/* crypto_random from rng; LULL_ERR_RANDOM (buf wiped) if it fails. */
+lull_err crypto_rng_bytes(const crypto_rng *rng, uint8_t *buf, size_t len);
 
 /* Constant-time equality of two len-byte buffers. */
 bool crypto_equal(const uint8_t *a, const uint8_t *b, size_t len);

@@ -108,24 +108,6 @@ lull_err noise_cipher_decrypt(noise_cipher *c, const uint8_t *ad, size_t ad_len,
 	return LULL_OK;
 }
 
-lull_err noise_cipher_rekey(noise_cipher *c)
-{
-	if (!c->has_key)
-		return LULL_ERR_STATE;
-	static const uint8_t zeros[NOISE_KEY_BYTES];
-	uint8_t out[NOISE_KEY_BYTES + NOISE_TAG_BYTES];
-	lull_err err = crypto_aead_seal(&c->aead, NOISE_NONCE_RESERVED, NULL, 0, zeros,
-	                                sizeof(zeros), out);
-	if (err == LULL_OK) {
-		/* InitializeKey would reset n; Rekey must not (§11.3). */
-		uint64_t n = c->n;
-		err = noise_cipher_initialize_key(c, out);
-		c->n = n;
-	}
-	crypto_wipe(out, sizeof(out));
-	return err;
-}
-
 void noise_cipher_move(noise_cipher *dst, noise_cipher *src)
 {
 	*dst = *src;
@@ -602,6 +584,8 @@ lull_err noise_handshake_init(noise_handshake *hs, const noise_handshake_params 
 	if (err != LULL_OK)
 		return fail(hs, err);
 	hs->role = p->role;
+	if (p->rng != NULL)
+		hs->rng = *p->rng;
 	hs->dh = proto.dh;
 	hs->dh_len = crypto_dh_len(proto.dh);
 	if (hs->dh_len == 0 || hs->dh_len > NOISE_MAX_DH_BYTES)
@@ -868,7 +852,8 @@ static lull_err write_tokens(noise_handshake *hs, const uint8_t *payload, size_t
 		case TOK_E:
 			if (!hs->has_e) {
 				/* The private key stays inside the handle. */
-				err = crypto_dh_key_generate(hs->dh, NULL, hs->e_pub, &hs->e_key);
+				err = crypto_dh_key_generate(hs->dh, &hs->rng, NULL, hs->e_pub,
+				                             &hs->e_key);
 				if (err != LULL_OK)
 					break;
 				hs->has_e = true;
@@ -1076,13 +1061,6 @@ lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_ciph
 	hs->split_taken = true;
 	wipe_split_keys_if_taken(hs);
 	return LULL_OK;
-}
-
-lull_err noise_handshake_take_ciphers(noise_handshake *hs, noise_cipher *send, noise_cipher *recv)
-{
-	if (hs->role == NOISE_INITIATOR)
-		return noise_handshake_split(hs, send, recv);
-	return noise_handshake_split(hs, recv, send);
 }
 
 lull_err noise_handshake_split_raw(noise_handshake *hs, uint8_t k1[NOISE_KEY_BYTES],

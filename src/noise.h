@@ -103,9 +103,6 @@ lull_err noise_cipher_encrypt(noise_cipher *c, const uint8_t *ad, size_t ad_len,
 lull_err noise_cipher_decrypt(noise_cipher *c, const uint8_t *ad, size_t ad_len, const uint8_t *ct,
                               size_t ct_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
-/* Rekey() (§4.2, §11.3): k = ENCRYPT(k, 2^64-1, "", 32 zero bytes)[0..32]; n unchanged. */
-lull_err noise_cipher_rekey(noise_cipher *c);
-
 /* Move src into dst (dst is overwritten, it must not hold a key); src becomes empty. */
 void noise_cipher_move(noise_cipher *dst, noise_cipher *src);
 
@@ -181,6 +178,9 @@ typedef struct noise_handshake_params {
 	lull_err (*psk_lookup)(void *user, const uint8_t *remote_static,
 	                       uint8_t psk[NOISE_PSK_BYTES]);
 	void *psk_lookup_user;
+	/* Where a generated ephemeral's private key comes from (NULL:
+	 * OpenSSL's generator); copied. */
+	const crypto_rng *rng;
 } noise_handshake_params;
 
 typedef enum noise_handshake_status {
@@ -200,7 +200,8 @@ typedef struct noise_handshake {
 	noise_role role;
 	crypto_dh_alg dh;
 	size_t dh_len;
-	bool psk_mode; /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
+	bool psk_mode;  /* any psk modifier: 'e' also calls MixKey(e.pub), §9.2 */
+	crypto_rng rng; /* for the ephemeral (noise_handshake_params.rng) */
 	bool split_taken, split_raw_taken;
 	/* The Split() keys, wiped once both split and split_raw took them. */
 	uint8_t split_k1[NOISE_KEY_BYTES], split_k2[NOISE_KEY_BYTES];
@@ -302,9 +303,6 @@ lull_err noise_handshake_get_hash(const noise_handshake *hs, uint8_t *out, size_
  * c2 empty) if an AEAD context cannot be made.
  */
 lull_err noise_handshake_split(noise_handshake *hs, noise_cipher *c1, noise_cipher *c2);
-
-/* The same, named by direction for this side's role. */
-lull_err noise_handshake_take_ciphers(noise_handshake *hs, noise_cipher *send, noise_cipher *recv);
 
 /*
  * The raw Split() keys (k1 initiator->responder, k2 reverse), for a protocol

@@ -107,8 +107,10 @@ void policy_key_installed(policy_state *ps, uint64_t now_ms)
 	/* Heartbeat ids run on across keys, so a late ack is never mistaken
 	 * for an answer to a heartbeat under the new key. */
 	uint32_t hb_id = ps->hb_id;
+	bool rx_prev_stale = ps->rx_stale;
 	policy_init(ps, ps->is_client);
 	ps->hb_id = hb_id;
+	ps->rx_prev_stale = rx_prev_stale;
 	ps->keyed = true;
 	ps->key_installed_ms = now_ms;
 	ps->activity_ms = now_ms;
@@ -116,7 +118,7 @@ void policy_key_installed(policy_state *ps, uint64_t now_ms)
 
 static bool rekey_pending(const policy_state *ps)
 {
-	return ps->rekey_started || ps->rekey_asked;
+	return ps->handshake || ps->rekey_asked;
 }
 
 /* A key stale both ways carries no data in either direction: replacing it
@@ -235,11 +237,14 @@ policy_verdict policy_on_received(policy_state *ps, const lull_config *cfg, uint
 	return POLICY_OK;
 }
 
-void policy_on_received_previous_key(policy_state *ps, uint64_t now_ms)
+policy_verdict policy_on_received_previous_key(policy_state *ps, uint64_t now_ms)
 {
+	if (ps->rx_prev_stale)
+		return POLICY_SPOOF;
 	ps->activity_ms = now_ms;
 	ps->hb_since_activity = false;
 	ps->missing_reported = false;
+	return POLICY_OK;
 }
 
 bool policy_heartbeat_sent(policy_state *ps, const lull_config *cfg, uint64_t now_ms, uint32_t *id)
@@ -295,9 +300,9 @@ void policy_rekey_asked(policy_state *ps, lull_rekey_reason reason)
 	ps->asked_reason = reason;
 }
 
-void policy_rekey_started(policy_state *ps)
+void policy_set_handshake(policy_state *ps, bool running)
 {
-	ps->rekey_started = true;
+	ps->handshake = running;
 }
 
 lull_rekey_reason policy_server_rekey_reason(const policy_state *ps, const lull_config *cfg,
@@ -328,7 +333,7 @@ policy_due policy_tick(policy_state *ps, const lull_config *cfg, uint64_t now_ms
 			due.rekey_reason = LULL_REKEY_AGE;
 		}
 	}
-	if (ps->rekey_started)
+	if (ps->handshake)
 		return due; /* the handshake is the liveness check now */
 	if (ps->is_client) {
 		if (ps->hb_awaiting) {
@@ -367,7 +372,7 @@ uint64_t policy_next_deadline(const policy_state *ps, const lull_config *cfg)
 		if (ps->bytes_crossed)
 			d = min_deadline(d, ps->bytes_crossed_ms + server_grace_ms(cfg));
 	}
-	if (ps->rekey_started)
+	if (ps->handshake)
 		return d;
 	if (ps->is_client)
 		d = min_deadline(d, ps->hb_awaiting ? ps->hb_ack_deadline_ms : hb_next_ms(ps, cfg));

@@ -72,15 +72,19 @@ void policy_merge_stricter(lull_config *agreed, const lull_config *local, const 
 
 typedef struct policy_state {
 	bool is_client;
-	bool keyed;         /* a traffic key is installed */
-	bool rekey_started; /* client: handshake under way; server: HS1 seen */
-	bool rekey_asked;   /* server: REKEY_REQUEST sent for this key */
+	bool keyed;       /* a traffic key is installed */
+	bool handshake;   /* the connection is in a handshake state (conn.h) */
+	bool rekey_asked; /* server: REKEY_REQUEST sent for this key */
 	lull_rekey_reason asked_reason;
 	uint64_t key_installed_ms;
 	uint64_t activity_ms; /* last application data either way, or key install */
 	uint64_t bytes;       /* application bytes under this key, both directions */
 	uint64_t rx_bytes;    /* of which received */
 	bool tx_stale, rx_stale;
+	/* Server: rx_stale of the key installed before this one, which the
+	 * connection keeps (rx_prev) until the client's KEY_END: data under it
+	 * is a spoof when it was stale. */
+	bool rx_prev_stale;
 	bool missing_reported; /* server: A9 fired for this idle spell */
 	bool bytes_crossed;    /* server: rekey_bytes reached at bytes_crossed_ms */
 	uint64_t bytes_crossed_ms;
@@ -117,7 +121,8 @@ typedef struct policy_due {
 void policy_init(policy_state *ps, bool is_client);
 
 /* A new traffic key is in use from now_ms: counters, staleness and the
- * heartbeat grid start afresh. */
+ * heartbeat grid start afresh; the old key's receive staleness is kept as
+ * rx_prev_stale. */
 void policy_key_installed(policy_state *ps, uint64_t now_ms);
 
 /*
@@ -141,9 +146,10 @@ policy_verdict policy_on_received(policy_state *ps, const lull_config *cfg, uint
                                   size_t len, bool *rekey);
 
 /* Server: data arrived under the previous key (the client had not read
- * KEYS yet).  It is activity, but it was counted and capped by that key's
+ * KEYS yet).  POLICY_SPOOF when that key was stale for receiving; else
+ * POLICY_OK: it is activity, but it was counted and capped by that key's
  * rules at the sender, never against the current key. */
-void policy_on_received_previous_key(policy_state *ps, uint64_t now_ms);
+policy_verdict policy_on_received_previous_key(policy_state *ps, uint64_t now_ms);
 
 /* Client: a heartbeat with the returned id is about to be sealed.
  * Returns true when this made the key stale (first of the idle spell). */
@@ -162,8 +168,11 @@ bool policy_on_heartbeat(policy_state *ps, uint64_t now_ms);
 /* Server: a REKEY_REQUEST for reason is going out (once per key). */
 void policy_rekey_asked(policy_state *ps, lull_rekey_reason reason);
 
-/* A rekey handshake began (client: HS1 sent; server: HS1 received). */
-void policy_rekey_started(policy_state *ps);
+/* Whether the connection is in a handshake (client: from HS1 sent; server:
+ * from HS1 read; both: until the keys are installed).  Set by the
+ * connection's state change (conn_set_state) only: the policy holds a copy
+ * of that one fact, not a state of its own. */
+void policy_set_handshake(policy_state *ps, bool running);
 
 /* Server: why the client is rekeying, as far as this end can tell. */
 lull_rekey_reason policy_server_rekey_reason(const policy_state *ps, const lull_config *cfg,

@@ -75,6 +75,12 @@ void record_key_destroy(record_key *k)
 	crypto_wipe(k, sizeof(*k));
 }
 
+void record_key_unopen(record_key *k)
+{
+	if (k->live && k->seq > 0)
+		k->seq--;
+}
+
 void record_key_release(record_key *k)
 {
 	crypto_aead_free(&k->aead);

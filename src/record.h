@@ -7,7 +7,8 @@
  *    so a replayed, reordered or dropped record fails authentication.
  *  - The header and epoch are associated data: a flipped type, flag, length
  *    or epoch fails authentication like a flipped ciphertext bit.
- *  - seq advances only on success; a key that would reuse a nonce refuses
+ *  - seq advances only on success, and steps back only through
+ *    record_key_unopen; a key that would reuse a nonce refuses
  *    (LULL_ERR_NONCE_EXHAUSTED) instead.
  *  - record_key_destroy wipes the key; a destroyed key refuses everything.
  *  - record_key_ratchet replaces the key by a one-way function of it and
@@ -51,6 +52,16 @@ void record_key_destroy(record_key *k);
  * on.  Both ends ratchet after the same record, so they stay in step.
  */
 lull_err record_key_ratchet(record_key *k, crypto_hash_alg hash);
+
+/*
+ * Take back the record just opened under k, as if it had never arrived:
+ * seq steps back one, so the next record must open under the nonce it used.
+ * For a record refused after it authenticated (a dropped spoof): the honest
+ * sender's next record under k was sealed with that nonce.  Valid only
+ * right after a successful record_open under k, before anything else is
+ * opened under it.
+ */
+void record_key_unopen(record_key *k);
 
 /* Drop the cipher context (cleansed by OpenSSL), keep the key live. */
 void record_key_release(record_key *k);

@@ -32,6 +32,7 @@ lull_err lull_server_new(lull_server **out, const lull_config *cfg, const lull_k
 	srv->key = *key;
 	srv->on_event = on_event;
 	srv->user = user;
+	srv->srk_deadline_ms = UINT64_MAX;
 	err = crypto_dh_key_new(CRYPTO_DH_25519, key->priv, key->pub, &srv->static_key);
 	if (err == LULL_OK)
 		err = srk_pool_init(&srv->pool, cfg->srk_interval_ms, cfg->srk_lifetime_ms,
@@ -132,12 +133,29 @@ lull_err server_answer_key(lull_server *srv, uint64_t now_ms,
 {
 	uint8_t pub[LULL_KEY_BYTES]; /* the handle has it too */
 	if (srv->cfg.srk_pool_disabled)
-		return crypto_dh_key_generate(CRYPTO_DH_25519, NULL, pub, key);
-	return srk_pool_acquire_key(&srv->pool, now_ms, client_e, key, NULL);
+		return crypto_dh_key_generate(CRYPTO_DH_25519, &srv->rng, NULL, pub, key);
+	/* An acquire may create an SRK, and erases what is due on the way. */
+	lull_err err = srk_pool_acquire_key(&srv->pool, now_ms, client_e, key, NULL);
+	srv->srk_deadline_ms = srk_pool_next_deadline(&srv->pool);
+	return err;
+}
+
+void lull_server_set_random(lull_server *srv, lull_random_fn fn, void *ctx)
+{
+	if (!srv)
+		return;
+	srv->rng = (crypto_rng){fn, ctx};
+	srv->pool.rng = srv->rng;
 }
 
 uint64_t lull_server_tick(lull_server *srv, uint64_t now_ms)
 {
 	srk_pool_expire(&srv->pool, now_ms);
-	return srk_pool_next_deadline(&srv->pool);
+	srv->srk_deadline_ms = srk_pool_next_deadline(&srv->pool);
+	return srv->srk_deadline_ms;
+}
+
+uint64_t lull_server_next_deadline(const lull_server *srv)
+{
+	return srv ? srv->srk_deadline_ms : UINT64_MAX;
 }

@@ -22,6 +22,10 @@ struct lull_server {
 	 * reference, dropped by lull_server_free; a handshake holds its own. */
 	crypto_dh_key *static_key;
 	srk_pool pool;
+	crypto_rng rng; /* lull_server_set_random; the pool holds a copy */
+	/* srk_pool_next_deadline(&pool) as of the last call that could change
+	 * it (an acquire or an expire), so that asking is free. */
+	uint64_t srk_deadline_ms;
 	lull_event_fn on_event;
 	void *user;
 	authorized_client *clients; /* sorted by pub for bsearch */

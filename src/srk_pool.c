@@ -263,11 +263,11 @@ static void slot_erase(srk_pool *p, srk_slot *s)
 	slot_clear(s);
 }
 
-static lull_err slot_create(srk_slot *s, uint64_t interval)
+static lull_err slot_create(const srk_pool *p, srk_slot *s, uint64_t interval)
 {
-	lull_err err = crypto_dh_key_generate(CRYPTO_DH_25519, s->priv, s->pub, &s->key);
+	lull_err err = crypto_dh_key_generate(CRYPTO_DH_25519, &p->rng, s->priv, s->pub, &s->key);
 	if (err == LULL_OK)
-		err = crypto_random(s->seed, sizeof(s->seed));
+		err = crypto_rng_bytes(&p->rng, s->seed, sizeof(s->seed));
 	if (err != LULL_OK) {
 		slot_clear(s);
 		return err;
@@ -286,7 +286,7 @@ static lull_err slot_rotate(srk_pool *p, srk_slot *s, uint64_t now_ms)
 {
 	uint64_t interval = s->interval;
 	slot_erase(p, s);
-	lull_err err = slot_create(s, interval);
+	lull_err err = slot_create(p, s, interval);
 	if (err != LULL_OK)
 		return err;
 	p->created_total++;
@@ -405,7 +405,7 @@ static lull_err acquire_slot(srk_pool *p, uint64_t now_ms, const uint8_t client_
 		return LULL_ERR_REPLAY;
 	}
 	if (!s->live) {
-		err = slot_create(s, now_interval);
+		err = slot_create(p, s, now_interval);
 		if (err != LULL_OK)
 			return err;
 		p->created_total++;
@@ -430,25 +430,6 @@ static lull_err acquire_slot(srk_pool *p, uint64_t now_ms, const uint8_t client_
 }
 
 /* On every failure priv and pub are left zeroed. */
-lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
-                          uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
-                          uint64_t *interval)
-{
-	if (p == NULL || client_e == NULL || priv == NULL || pub == NULL)
-		return LULL_ERR_INVALID_ARG;
-	/* Until the key pair is copied out, the caller's buffers hold nothing
-	 * it could mistake for a key. */
-	crypto_wipe(priv, SRK_KEY_BYTES);
-	memset(pub, 0, SRK_KEY_BYTES);
-	srk_slot *s = NULL;
-	lull_err err = acquire_slot(p, now_ms, client_e, &s, interval);
-	if (err != LULL_OK)
-		return err;
-	memcpy(priv, s->priv, SRK_KEY_BYTES);
-	memcpy(pub, s->pub, SRK_KEY_BYTES);
-	return LULL_OK;
-}
-
 /* On every failure *key is NULL. */
 lull_err srk_pool_acquire_key(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
                               crypto_dh_key **key, uint64_t *interval)

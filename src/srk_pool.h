@@ -81,6 +81,7 @@ typedef struct srk_slot {
 } srk_slot;
 
 typedef struct srk_pool {
+	crypto_rng rng; /* SRKs and replay-set seeds (the server's source) */
 	uint32_t interval_ms;
 	uint32_t lifetime_ms;
 	uint32_t keep;
@@ -110,24 +111,16 @@ void srk_pool_destroy(srk_pool *p);
  * The SRK for a handshake whose message 1, carrying client ephemeral
  * client_e, arrives at now_ms.  Expires due slots first, creates the
  * interval's SRK if it has none (event SRK_CREATED), records client_e.
- * Copies the key pair into priv/pub (the caller wipes priv when done) and
- * the interval index into *interval (may be NULL).
+ * Hands out the SRK as a handle, never a copy of its private key: *key is a
+ * new reference (the caller frees it, typically right after
+ * noise_handshake_set_ephemeral_key took its own), NULL on every failure;
+ * crypto_dh_key_public gives the public key.  The interval index goes to
+ * *interval (may be NULL).
  * LULL_ERR_REPLAY: client_e already answered by a live SRK (counted).
  * A full set or budget rotates the SRK (event SRK_CREATED), never refuses.
  * LULL_ERR_STATE: the slot is held by a later interval (clock went back).
  * LULL_ERR_NOMEM, LULL_ERR_RANDOM, LULL_ERR_CRYPTO from allocation and crypto.
- * priv and pub are zeroed on every failure.  on_event must not call back
- * into the pool.
- */
-lull_err srk_pool_acquire(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
-                          uint8_t priv[SRK_KEY_BYTES], uint8_t pub[SRK_KEY_BYTES],
-                          uint64_t *interval);
-
-/*
- * The same, handing out the SRK as a handle instead of a copy of its key
- * pair: *key is a new reference (the caller frees it, typically right after
- * noise_handshake_set_ephemeral_key took its own), NULL on every failure;
- * crypto_dh_key_public gives the public key.  Errors as srk_pool_acquire.
+ * on_event must not call back into the pool.
  */
 lull_err srk_pool_acquire_key(srk_pool *p, uint64_t now_ms, const uint8_t client_e[SRK_KEY_BYTES],
                               crypto_dh_key **key, uint64_t *interval);

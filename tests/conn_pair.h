@@ -200,7 +200,7 @@ static inline uint64_t pair_min_deadline(pair *p)
 {
 	uint64_t d = lull_conn_next_deadline(p->client.conn);
 	uint64_t ds = lull_conn_next_deadline(p->server.conn);
-	uint64_t dp = srk_pool_next_deadline(&p->srv->pool);
+	uint64_t dp = lull_server_next_deadline(p->srv);
 	if (ds < d)
 		d = ds;
 	if (dp < d)

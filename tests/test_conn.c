@@ -3,6 +3,7 @@
  * interval session keys and per-session data keys, records, fragmentation,
  * authentication failures, tampering, replay and timeouts.
  */
+#include "dh_count.h"
 #include "conn_pair.h"
 
 static const uint8_t HS_FRAMES_CLIENT[] = {WIRE_HS1, WIRE_HS3, 0};
@@ -393,7 +394,7 @@ static void run_handshake_capture(pair *p, uint8_t srk_pub[32], uint8_t keys_fra
 	record_key k2;
 	wire_header h;
 	size_t drk_len = 0;
-	CHECK(p->client.conn->hs != NULL && p->client.conn->hs_step == HS_WAIT_KEYS);
+	CHECK(p->client.conn->hs != NULL && p->client.conn->state == CONN_WAIT_KEYS);
 	CHECK_OK(wire_header_read(buf, &h));
 	CHECK_OK(record_key_init(&k2, CRYPTO_AEAD_AESGCM, p->client.conn->hs->pending_k2, 1));
 	CHECK_OK(record_open(&k2, &h, buf, drk, &drk_len));
@@ -490,10 +491,10 @@ static void test_server_dh_cost(void)
 			n = lull_conn_output(from->conn, &out);
 			memcpy(buf, out, n);
 			lull_conn_output_consume(from->conn, n);
-			uint64_t before = crypto_dh_count();
+			uint64_t before = dh_count();
 			CHECK_OK(lull_conn_receive(to->conn, p.now, buf, n));
 			if (to_server)
-				server_ops += crypto_dh_count() - before;
+				server_ops += dh_count() - before;
 		}
 		CHECK(lull_conn_is_ready(c.conn));
 		lull_conn_free(c.conn);
@@ -514,14 +515,14 @@ static void test_server_dh_cost(void)
 	lull_config scfg = cfg;
 	scfg.srk_pool_disabled = true;
 	pair_init_cfg(&p, &cfg, &scfg);
-	uint64_t before = crypto_dh_count();
+	uint64_t before = dh_count();
 	CHECK_OK(lull_conn_start(p.server.conn, p.now));
 	CHECK_OK(lull_conn_start(p.client.conn, p.now));
 	pair_pump(&p);
 	CHECK(lull_conn_is_ready(p.client.conn));
 	CHECK(p.srv->pool.created_total == 0);
 	/* client: e, ee, es, se = 4; server: fresh e, ee, es, se = 4 */
-	CHECK(crypto_dh_count() - before == 8);
+	CHECK(dh_count() - before == 8);
 	pair_free(&p);
 }
 
@@ -737,7 +738,7 @@ static void test_idle_connection_holds_no_working_set(void)
 	CHECK_OK(lull_conn_receive(p.server.conn, p.now, frame, n));
 	n = pair_take_output(&p.server, frame, sizeof(frame));
 	CHECK_OK(lull_conn_receive(p.client.conn, p.now, frame, n));
-	CHECK(p.client.conn->hs_step == HS_WAIT_KEYS && p.client.conn->hs != NULL);
+	CHECK(p.client.conn->state == CONN_WAIT_KEYS && p.client.conn->hs != NULL);
 	CHECK(crypto_is_zero((const uint8_t *)&p.client.conn->hs->noise,
 	                     sizeof(p.client.conn->hs->noise)));
 	CHECK(p.client.conn->hs->h_len == 32 && !crypto_is_zero(p.client.conn->hs->h, 32));
@@ -828,12 +829,31 @@ static void test_callbacks_reentering_the_engine(void)
 	CHECK_OK(lull_conn_rekey(p.server.conn, p.now));
 	pair_pump(&p);
 	CHECK(!lull_conn_is_open(p.client.conn));
-	CHECK(p.client.conn->hs == NULL && !p.client.conn->hs_active);
+	CHECK(p.client.conn->hs == NULL && !conn_hs_running(p.client.conn));
 	CHECK(p.client.n_frames == frames_before + 1 &&
 	      p.client.frame_types[frames_before] == WIRE_CLOSE);
 	const lull_event *last = side_last_event(&p.client);
 	CHECK(last && last->type == LULL_EV_CLOSED);
 	CHECK(side_count_events(&p.client, LULL_EV_HANDSHAKE_STARTED) == 1);
+	pair_free(&p);
+}
+
+/* lull_server_next_deadline: none before an SRK exists, the SRK's erasure
+ * once a handshake created it, none again once lull_server_tick erased it. */
+static void test_server_next_deadline(void)
+{
+	CHECK(lull_server_next_deadline(NULL) == UINT64_MAX);
+	pair p;
+	pair_init(&p);
+	CHECK(lull_server_next_deadline(p.srv) == UINT64_MAX);
+	pair_connect(&p);
+	uint64_t d = lull_server_next_deadline(p.srv);
+	CHECK(d != UINT64_MAX && d > p.now);
+	CHECK(d == srk_pool_next_deadline(&p.srv->pool));
+	CHECK(lull_server_tick(p.srv, d - 1) == d && lull_server_next_deadline(p.srv) == d);
+	CHECK(p.srv->pool.erased_total == 0);
+	CHECK(lull_server_tick(p.srv, d) == UINT64_MAX);
+	CHECK(lull_server_next_deadline(p.srv) == UINT64_MAX && p.srv->pool.erased_total == 1);
 	pair_free(&p);
 }
 
@@ -860,5 +880,6 @@ int main(void)
 	test_chachapoly_suite();
 	test_idle_connection_holds_no_working_set();
 	test_callbacks_reentering_the_engine();
+	test_server_next_deadline();
 	return test_summary();
 }

@@ -6,6 +6,7 @@
  * order, at the exact virtual millisecond, so removing a behaviour fails
  * its test.  No sleeping: the whole file runs in well under a second.
  */
+#include "dh_count.h"
 #include "conn_pair.h"
 #include "record.h"
 
@@ -361,11 +362,11 @@ static void A7_rekey_is_full_handshake(void)
 	uint8_t old_key[CRYPTO_AEAD_KEY_BYTES];
 	memcpy(old_key, p.client.conn->tx.key, sizeof(old_key));
 	pair_advance(&p, HI + 1);
-	uint64_t dh_before = crypto_dh_count();
+	uint64_t dh_before = dh_count();
 	send_bytes(&p, &p.client, 10);
 	/* A new interval: the server makes its SRK (1) and runs ee, es, se
 	 * (3); the client makes its ephemeral and runs ee, es, se (4). */
-	CHECK(crypto_dh_count() - dh_before == 8);
+	CHECK(dh_count() - dh_before == 8);
 	CHECK(p.srv->pool.created_total == 2);
 	CHECK(lull_conn_epoch(p.client.conn) == 2);
 	CHECK(memcmp(old_key, p.client.conn->tx.key, sizeof(old_key)) != 0);
@@ -1089,6 +1090,88 @@ static void reassembly_never_splices(void)
 	pair_free(&p);
 }
 
+/* The attacker's copy of side's current send key, as forge_record uses. */
+static void steal_send_key(const pair_side *side, record_key *stolen)
+{
+	memset(stolen, 0, sizeof(*stolen));
+	memcpy(stolen->key, side->conn->tx.key, sizeof(stolen->key));
+	stolen->epoch = side->conn->tx.epoch;
+	stolen->seq = side->conn->tx.seq;
+}
+
+/* A key gone stale without a heartbeat (A9, on_missing_heartbeat = stale)
+ * is not ratcheted: a spoof under it authenticates before it is refused.
+ * A dropped one is taken back (record_key_unopen), so the client's own
+ * next record, sealed with the same nonce, still opens. */
+static void dropped_spoof_gives_back_its_nonce(void)
+{
+	static uint8_t frame[WIRE_FRAME_MAX_BYTES];
+	const uint8_t evil[] = "evil";
+	lull_config cfg;
+	lull_config_default(&cfg);
+	cfg.on_missing_heartbeat = LULL_ON_MISSING_HEARTBEAT_STALE;
+	cfg.on_missed_ack = LULL_ON_MISSED_ACK_REKEY;
+	cfg.on_spoof = LULL_ON_SPOOF_DROP;
+	pair p;
+	pair_init_cfg(&p, &cfg, &cfg);
+	pair_connect(&p);
+	record_key stolen;
+	steal_send_key(&p.client, &stolen);
+	p.hold_client_output = true; /* the heartbeat is late, not lost */
+	pair_advance(&p, HI + HT);
+	CHECK(side_count_events(&p.server, LULL_EV_KEY_STALE) == 1);
+	CHECK(!p.server.conn->rx.control_only);
+	size_t n = forge_record(&stolen, WIRE_DATA, evil, sizeof(evil), frame);
+	CHECK_OK(lull_conn_receive(p.server.conn, p.now, frame, n));
+	CHECK(side_count_events(&p.server, LULL_EV_SPOOF_REJECTED) == 1);
+	CHECK(p.server.n_messages == 0);
+	p.hold_client_output = false;
+	pair_pump(&p);
+	CHECK(lull_conn_is_open(p.server.conn) && lull_conn_is_open(p.client.conn));
+	CHECK(side_count_events(&p.server, LULL_EV_HEARTBEAT_RECEIVED) >= 1);
+	crypto_wipe(&stolen, sizeof(stolen));
+	pair_free(&p);
+}
+
+/* The same stale, unratcheted key kept as the server's previous receive
+ * key across a rekey: data under it is still a spoof (rx_prev_stale). */
+static void stale_previous_key_refuses_data(void)
+{
+	static uint8_t buf[8 * WIRE_FRAME_MAX_BYTES], frame[WIRE_FRAME_MAX_BYTES];
+	const uint8_t evil[] = "evil";
+	size_t starts[16], lens[16];
+	lull_config cfg;
+	lull_config_default(&cfg);
+	cfg.on_missing_heartbeat = LULL_ON_MISSING_HEARTBEAT_STALE;
+	cfg.on_missed_ack = LULL_ON_MISSED_ACK_REKEY;
+	pair p;
+	pair_init_cfg(&p, &cfg, &cfg);
+	pair_connect(&p);
+	record_key stolen;
+	steal_send_key(&p.client, &stolen);
+	p.hold_client_output = true;
+	pair_advance(&p, HI + HT);
+	CHECK(side_count_events(&p.server, LULL_EV_KEY_STALE) == 1);
+	/* The client gave up on its heartbeat and rekeys: its HS1 arrives,
+	 * the heartbeat is deleted on the wire. */
+	size_t k = split_frames(&p.client, buf, sizeof(buf), starts, lens, 16), hs1 = k;
+	for (size_t i = 0; i < k; i++)
+		if (buf[starts[i]] == WIRE_HS1)
+			hs1 = i;
+	CHECK(hs1 < k);
+	if (hs1 < k)
+		CHECK_OK(lull_conn_receive(p.server.conn, p.now, buf + starts[hs1], lens[hs1]));
+	deliver(&p, &p.server, &p.client); /* HS2 */
+	deliver(&p, &p.client, &p.server); /* HS3: the server switches */
+	CHECK(lull_conn_epoch(p.server.conn) == 2 && p.server.conn->rx_prev.live);
+	CHECK(!p.server.conn->rx_prev.control_only && p.server.conn->pol.rx_prev_stale);
+	size_t n = forge_record(&stolen, WIRE_DATA, evil, sizeof(evil), frame);
+	CHECK_ERR(lull_conn_receive(p.server.conn, p.now, frame, n), LULL_ERR_SPOOF);
+	CHECK(p.server.n_messages == 0);
+	crypto_wipe(&stolen, sizeof(stolen));
+	pair_free(&p);
+}
+
 /* Deliver only frame i of what from has queued (the rest is deleted). */
 static void deliver_only(pair *p, pair_side *from, pair_side *to, size_t i)
 {
@@ -1221,6 +1304,8 @@ int main(void)
 	finish_flushes_held_data();
 	max_message_known_after_handshake();
 	reassembly_never_splices();
+	dropped_spoof_gives_back_its_nonce();
+	stale_previous_key_refuses_data();
 	key_end_detects_deleted_tail();
 	policy_unit();
 	return test_summary();

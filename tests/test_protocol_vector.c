@@ -184,17 +184,23 @@ enum { F_HS1, F_HS2, F_HS3, F_KEYS, F_DATA_C2S, F_DATA_S2C };
 static void run_engines(vec_capture *cap)
 {
 	vec_stream stream = {0};
-	crypto_set_random_source(vec_random, &stream);
 
-	/* Draws 1 and 2: the static keys. */
-	CHECK_OK(lull_keypair_generate(&cap->client_key));
-	CHECK_OK(lull_keypair_generate(&cap->server_key));
+	/* Draws 1 and 2: the static keys (a private key is 32 random bytes,
+	 * as lull_keypair_generate draws them). */
+	uint8_t priv[LULL_KEY_BYTES];
+	CHECK_OK(vec_random(&stream, priv, sizeof(priv)));
+	CHECK_OK(lull_keypair_from_private(&cap->client_key, priv));
+	CHECK_OK(vec_random(&stream, priv, sizeof(priv)));
+	CHECK_OK(lull_keypair_from_private(&cap->server_key, priv));
+	crypto_wipe(priv, sizeof(priv));
 	memset(cap->psk, 0x42, sizeof(cap->psk));
 
 	lull_config cfg;
 	lull_config_default(&cfg);
 	lull_server *srv = NULL;
 	CHECK_OK(lull_server_new(&srv, &cfg, &cap->server_key, NULL, NULL));
+	/* Every later draw comes through the objects, in protocol order. */
+	lull_server_set_random(srv, vec_random, &stream);
 	CHECK_OK(lull_server_authorize(srv, cap->client_key.pub, "alice", cap->psk));
 	vec_side client = {0}, server = {0};
 	lull_callbacks ccb = {vec_on_message, NULL, &client};
@@ -206,6 +212,7 @@ static void run_engines(vec_capture *cap)
 		fprintf(stderr, "vector: setup failed\n");
 		exit(1);
 	}
+	CHECK_OK(lull_conn_set_random(client.conn, vec_random, &stream));
 
 	/* Draw 3: the client's ephemeral. */
 	CHECK_OK(lull_conn_start(server.conn, VEC_NOW_MS));
@@ -274,7 +281,6 @@ static void run_engines(vec_capture *cap)
 	lull_conn_free(client.conn);
 	lull_conn_free(server.conn);
 	lull_server_free(srv);
-	crypto_set_random_source(NULL, NULL);
 }
 
 /* ---- The published bytes ---------------------------------------------- */

@@ -8,9 +8,10 @@
  *  - Everything here runs on the worker's own thread, except worker_init,
  *    worker_start, worker_request_* (main thread) and worker_destroy (main
  *    thread, after join).  The only shared state is the mailbox, under mu.
- *  - The SRK timer is armed at lull_server_tick's answer whenever an SRK is
- *    created (the pool creates them lazily during handshakes) and whenever
- *    it fires, so every SRK is erased on time even on a quiet server.
+ *  - The SRK timer is armed at lull_server_next_deadline: re-armed when it
+ *    fires, and after every engine call that moved the deadline (a
+ *    handshake created an SRK: the pool creates them lazily), so every SRK
+ *    is erased on time even on a quiet server.
  *  - Client: dp->links links are kept up (streams_per_link 0); one that
  *    fails or is lost is replaced after a jittered exponential backoff
  *    (RECONNECT_MIN_MS doubling to RECONNECT_MAX_MS, drawn from [d/2, d]),
@@ -152,8 +153,6 @@ static void on_server_event(void *user, const lull_event *ev)
 {
 	worker *w = user;
 	worker_log_event(w, 0, ev, NULL);
-	if (ev->type == LULL_EV_SRK_CREATED)
-		w->srk_dirty = true;
 }
 
 /* ---- SRK timer ---------------------------------------------------------- */
@@ -162,11 +161,11 @@ static void on_srk_timer(uv_timer_t *h);
 
 static void srk_arm(worker *w)
 {
-	w->srk_dirty = false;
 	if (!w->srv || w->finished)
 		return;
 	uint64_t now = worker_now(w);
 	uint64_t next = lull_server_tick(w->srv, now);
+	w->srk_armed_ms = next;
 	if (next == UINT64_MAX)
 		uv_timer_stop(&w->srk_timer);
 	else
@@ -181,7 +180,7 @@ static void on_srk_timer(uv_timer_t *h)
 static void srk_update(void *owner)
 {
 	worker *w = owner;
-	if (w->srk_dirty)
+	if (w->srv && lull_server_next_deadline(w->srv) != w->srk_armed_ms)
 		srk_arm(w);
 }
 
@@ -759,6 +758,7 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	w->listener.data = w;
 	w->wake.data = w;
 	w->srk_timer.data = w;
+	w->srk_armed_ms = UINT64_MAX;
 	w->accept_retry.data = w;
 	w->wait_timer.data = w;
 	w->link_timer.data = w;

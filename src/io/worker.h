@@ -59,7 +59,7 @@ typedef struct worker {
 	bool stopping;
 	bool stop_seen; /* the main thread asked: only then may wake be closed */
 	bool finished;
-	bool srk_dirty; /* an SRK was created: re-arm srk_timer */
+	uint64_t srk_armed_ms; /* what srk_timer is armed for (UINT64_MAX: stopped) */
 
 	/* Mailbox, written by the main thread under mu. */
 	uv_mutex_t mu;
