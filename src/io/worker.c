@@ -274,10 +274,14 @@ static void links_on_demand(worker *w)
 {
 	if (persistent_links(w) || w->dp->role != ROLE_CLIENT || w->stopping)
 		return;
+	/* Every link that never came up counts, closing or not: it either
+	 * comes up for streams_per_link of the waiting, or, once gone, refuses
+	 * as many of them (hook_gone).  Not counting a dying one made an extra
+	 * link for an application that was about to be refused. */
 	size_t coming = 0;
 	for (struct link *l = w->links; l; l = link_next(l))
-		if (!link_is_up(l) && !link_is_closing(l))
-			coming += link_budget_left(l);
+		if (!link_was_up(l))
+			coming += w->dp->streams_per_link;
 	while (coming < w->n_waiting) {
 		struct link *l = link_connect(&w->env);
 		if (!l)
