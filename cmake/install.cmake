@@ -50,7 +50,7 @@ configure_file(${CMAKE_SOURCE_DIR}/dist/liblull.pc.in ${CMAKE_BINARY_DIR}/liblul
 install(TARGETS lull_shared
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib NAMELINK_COMPONENT dev)
 install(TARGETS lull ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
-install(FILES ${CMAKE_SOURCE_DIR}/include/lull.h
+install(FILES ${CMAKE_SOURCE_DIR}/include/lull.h ${CMAKE_SOURCE_DIR}/include/lull_stream.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 install(FILES ${CMAKE_BINARY_DIR}/liblull.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

@@ -20,7 +20,7 @@ restore_prefix
 VERSION=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$BUILD_DIR/CMakeCache.txt")
 MAJOR=${VERSION%%.*}
 for f in bin/lull lib/liblull.so.$VERSION lib/liblull.so.$MAJOR lib/liblull.so lib/liblull.a \
-	include/lull.h lib/pkgconfig/liblull.pc share/man/man1/lull.1 share/man/man5/lull.conf.5 \
+	include/lull.h include/lull_stream.h lib/pkgconfig/liblull.pc share/man/man1/lull.1 share/man/man5/lull.conf.5 \
 	share/man/man3/liblull.3 lib/systemd/system/lull-server.service \
 	lib/systemd/system/lull-client@.service lib/sysusers.d/lull.conf \
 	share/doc/lull/examples/server.conf share/doc/lull/examples/client.conf \
