@@ -132,7 +132,10 @@ for c in B C; do
 	grep -q "event=source_throttled" "$T/server$c.log" || fail "$c: no source was throttled"
 	[ $((answered * 10)) -le "$sent" ] ||
 		fail "$c: $answered of $sent message 1s answered: the flood was not throttled"
-	[ "$hwm" -le $SERVER_RSS_BUDGET_KB ] || fail "$c: server peak RSS $hwm kB"
+	# Under ASan, its shadow memory and quarantine of freed blocks, not
+	# lull, set the RSS: the bound is checked in the release build only.
+	[ "$SLOW" != 1 ] || [ "$hwm" -le $SERVER_RSS_BUDGET_KB ] ||
+		fail "$c: server peak RSS $hwm kB"
 	pass "$c ($args): $answered of $sent message 1s answered, peak RSS $hwm kB"
 done
 
