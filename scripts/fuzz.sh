@@ -19,7 +19,7 @@ seconds=${FUZZ_SECONDS:-60}
 rss_mb=${FUZZ_RSS_MB:-512}
 malloc_mb=${FUZZ_MALLOC_MB:-64}
 all="fuzz_frame fuzz_server_engine fuzz_client_engine fuzz_noise_read fuzz_keyfile fuzz_config fuzz_authfile
-fuzz_proxy_proto"
+fuzz_proxy_proto fuzz_stream"
 targets=${FUZZ_TARGETS:-$all}
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz: clang is required" >&2; exit 1; }
