@@ -1,0 +1,129 @@
+#!/bin/sh
+# Drain for a rolling restart (issue 17; docs/deployment.md): a real
+# HAProxy (TCP mode, send-proxy-v2, `balance first` so that every link
+# goes to s1 while it is up) in front of two lull servers, one lull client
+# with one link through HAProxy, lull-echo as the target.
+#  - SIGTERM to s1 (--drain-timeout 10s) while 8 streams are open and in an
+#    idle step: s1 logs draining with its link and streams, the client
+#    hears GOAWAY and brings up a link to s2 through HAProxy, new
+#    connections made during the drain all succeed (on s2), the 8 old
+#    streams finish with every byte checked (lull-load exits 0), and s1
+#    exits 0 by itself (drained), long before its timeout.
+#  - SIGTERM to s2 (--drain-timeout 2s) with 2 streams idle for longer
+#    than that: the timeout passes, the streams are reset (lull-load
+#    fails), s2 still exits 0.
+# Skipped (77) when haproxy is not installed (scripts/deps.sh installs it).
+. "$(dirname "$0")/lib.sh"
+it_init "$1"
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
+[ -x "$HAPROXY" ] || { echo "SKIP: haproxy not installed"; exit 77; }
+
+it_keys server alice
+echo "$(cat "$T/alice.pub") alice" >"$T/authorized"
+start_echo echo
+start_server s1 "$ECHO_PORT" "$T/authorized" --proxy-protocol --threads 1 \
+	--drain-timeout 10s -v
+P1=$SERVER_PORT
+S1_PID=$SERVER_PID
+start_server s2 "$ECHO_PORT" "$T/authorized" --proxy-protocol --threads 1 \
+	--drain-timeout 2s
+P2=$SERVER_PORT
+S2_PID=$SERVER_PID
+
+# HAProxy cannot bind port 0: try a few free ports, bounded.
+HP=""
+for _ in 1 2 3 4 5 6 7 8; do
+	HP=$(free_port) || fail "no free port"
+	cat >"$T/haproxy.cfg" <<EOF
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option logasap
+    option redispatch
+    retries 3
+    log-format "hap client=%ci:%cp server=%s"
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend lull_in
+    bind 127.0.0.1:$HP
+    default_backend lull_servers
+backend lull_servers
+    balance first
+    default-server send-proxy-v2 check check-send-proxy inter 500ms
+    server lull1 127.0.0.1:$P1
+    server lull2 127.0.0.1:$P2
+EOF
+	"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+	HAP_PID=$!
+	PIDS="$PIDS $HAP_PID"
+	wait_port "$HP" && kill -0 "$HAP_PID" 2>/dev/null && break
+	kill -KILL "$HAP_PID" 2>/dev/null
+	HP=""
+done
+[ -n "$HP" ] || fail "haproxy did not start: $(cat "$T/haproxy.log")"
+
+start_client client alice "$HP" --threads 1 --links 1
+VIA=$CLIENT_PORT
+wait_for "$T/s1.log" "event=handshake_done" 5 || fail "the client's link did not reach s1"
+
+# 8 long streams: 256K each way, 3 s idle, 256K more.
+"$LOAD" --port "$VIA" --conns 8 --steps 256K,s3000,256K --quiet --timeout $((40 * SLOW)) \
+	>"$T/load1.out" 2>&1 &
+LOAD1=$!
+PIDS="$PIDS $LOAD1"
+sleep 1 # the streams are open and in their idle step
+
+kill -TERM "$S1_PID"
+wait_for "$T/s1.log" "event=draining" 5 || fail "s1 did not log draining"
+line=$(grep "event=draining" "$T/s1.log")
+case "$line" in
+*"links=1 streams=8 timeout_ms=10000"*) ;;
+*) fail "draining line: $line" ;;
+esac
+pass "s1 drains: $line"
+wait_for "$T/client.log" "event=goaway_received" 5 || fail "the client heard no GOAWAY"
+wait_for "$T/s2.log" "event=handshake_done" 5 || fail "no replacement link on s2"
+grep -q "event=link_down.*failures=[1-9]" "$T/client.log" &&
+	fail "the move counted as a failure: $(grep event=link_down "$T/client.log")"
+pass "the client moved to s2 through HAProxy at once"
+
+# New connections during the drain: all carried, none by s1.
+s1_streams=$(grep -c "event=stream_open" "$T/s1.log")
+[ "$s1_streams" = 8 ] || fail "s1 logged $s1_streams stream_open lines, want 8"
+"$LOAD" --port "$VIA" --conns 4 --steps 64K --quiet --timeout $((10 * SLOW)) \
+	>"$T/load2.out" 2>&1 || fail "new connections during the drain: $(cat "$T/load2.out")"
+kill -0 "$S1_PID" 2>/dev/null || fail "s1 exited before its streams ended"
+[ "$(grep -c "event=stream_open" "$T/s1.log")" = "$s1_streams" ] ||
+	fail "s1 took a stream while draining"
+pass "4 new connections during the drain succeeded on s2"
+
+wait_exit "$LOAD1" $((40 * SLOW))
+[ "$STATUS" = 0 ] || fail "a stream was cut by the drain ($STATUS): $(cat "$T/load1.out")"
+pass "the 8 streams on s1 finished with every byte checked"
+wait_exit "$S1_PID" 5
+[ "$STATUS" = 0 ] || fail "s1 exit status $STATUS after its streams ended"
+grep -q "event=drained" "$T/s1.log" || fail "s1 did not log drained"
+grep -q "event=drain_timeout" "$T/s1.log" && fail "s1 waited for its timeout"
+pass "s1 exited 0 once drained, before its timeout"
+
+# The timeout: 2 streams idle for 15 s, s2 drains for 2 s.
+"$LOAD" --port "$VIA" --conns 2 --steps 16K,s15000,16K --quiet --timeout $((30 * SLOW)) \
+	>"$T/load3.out" 2>&1 &
+LOAD3=$!
+PIDS="$PIDS $LOAD3"
+sleep 1
+kill -TERM "$S2_PID"
+wait_for "$T/s2.log" "event=draining.*streams=2" 5 ||
+	fail "s2 did not drain 2 streams: $(grep event=draining "$T/s2.log")"
+wait_exit "$S2_PID" 8
+[ "$STATUS" = 0 ] || fail "s2 exit status $STATUS after the drain timeout"
+grep -q "event=drain_timeout links=1 streams=2" "$T/s2.log" ||
+	fail "no drain_timeout line: $(grep event=drain "$T/s2.log")"
+wait_exit "$LOAD3" 10
+[ "$STATUS" != 0 ] && [ "$STATUS" != running ] ||
+	fail "the streams open at the timeout were not reset ($STATUS)"
+pass "drain timeout: the open streams were reset, s2 exited 0"
+it_pass
