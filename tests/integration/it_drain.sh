@@ -86,6 +86,7 @@ esac
 pass "s1 drains: $line"
 wait_for "$T/client.log" "event=goaway_received" 5 || fail "the client heard no GOAWAY"
 wait_for "$T/s2.log" "event=handshake_done" 5 || fail "no replacement link on s2"
+kill -0 "$LOAD1" 2>/dev/null || fail "the replacement link came only after the old streams ended"
 grep -q "event=link_down.*failures=[1-9]" "$T/client.log" &&
 	fail "the move counted as a failure: $(grep event=link_down "$T/client.log")"
 pass "the client moved to s2 through HAProxy at once"
