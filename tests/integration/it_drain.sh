@@ -12,6 +12,7 @@
 #  - SIGTERM to s2 (--drain-timeout 2s) with 2 streams idle for longer
 #    than that: the timeout passes, the streams are reset (lull-load
 #    fails), s2 still exits 0.
+#  - A second SIGTERM during a 60 s drain stops at once, exit 0.
 # Skipped (77) when haproxy is not installed (scripts/deps.sh installs it).
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
@@ -127,4 +128,20 @@ wait_exit "$LOAD3" 10
 [ "$STATUS" != 0 ] && [ "$STATUS" != running ] ||
 	fail "the streams open at the timeout were not reset ($STATUS)"
 pass "drain timeout: the open streams were reset, s2 exited 0"
+
+# A second SIGTERM during a drain stops at once (here without HAProxy).
+start_server s3 "$ECHO_PORT" "$T/authorized" --threads 1 --drain-timeout 60s
+S3_PID=$SERVER_PID
+start_client c3 alice "$SERVER_PORT" --threads 1 --links 1
+"$LOAD" --port "$CLIENT_PORT" --conns 1 --steps 16K,s30000,16K --quiet --timeout 40 \
+	>"$T/load4.out" 2>&1 &
+PIDS="$PIDS $!"
+wait_for "$T/s3.log" "event=handshake_done" 5 || fail "c3's link did not reach s3"
+sleep 1
+kill -TERM "$S3_PID"
+wait_for "$T/s3.log" "event=draining.*streams=1" 5 || fail "s3 did not drain"
+stop_pid "$S3_PID" 5
+[ "$STOP_STATUS" = 0 ] || fail "second SIGTERM: s3 exit status $STOP_STATUS"
+grep -q "event=shutdown signal=SIGTERM" "$T/s3.log" || fail "s3 logged no shutdown"
+pass "a second SIGTERM during the drain stopped s3 at once, exit 0"
 it_pass
