@@ -31,40 +31,7 @@ start_server s2 "$ECHO_PORT" "$T/authorized" --proxy-protocol --threads 1 \
 P2=$SERVER_PORT
 S2_PID=$SERVER_PID
 
-# HAProxy cannot bind port 0: try a few free ports, bounded.
-HP=""
-for _ in 1 2 3 4 5 6 7 8; do
-	HP=$(free_port) || fail "no free port"
-	cat >"$T/haproxy.cfg" <<EOF
-global
-    log stdout format raw local0
-defaults
-    mode tcp
-    log global
-    option logasap
-    option redispatch
-    retries 3
-    log-format "hap client=%ci:%cp server=%s"
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-frontend lull_in
-    bind 127.0.0.1:$HP
-    default_backend lull_servers
-backend lull_servers
-    balance first
-    default-server send-proxy-v2 check check-send-proxy inter 500ms
-    server lull1 127.0.0.1:$P1
-    server lull2 127.0.0.1:$P2
-EOF
-	"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
-	HAP_PID=$!
-	PIDS="$PIDS $HAP_PID"
-	wait_port "$HP" && kill -0 "$HAP_PID" 2>/dev/null && break
-	kill -KILL "$HAP_PID" 2>/dev/null
-	HP=""
-done
-[ -n "$HP" ] || fail "haproxy did not start: $(cat "$T/haproxy.log")"
+start_haproxy first "$P1" "$P2"
 
 start_client client alice "$HP" --threads 1 --links 1
 VIA=$CLIENT_PORT
