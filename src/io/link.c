@@ -147,11 +147,6 @@ bool link_is_closing(const link *l)
 	return l->closing || l->lull_closed || l->finishing || l->goaway;
 }
 
-bool link_is_draining(const link *l)
-{
-	return l->goaway && !l->closing && !l->lull_closed;
-}
-
 void link_goaway(link *l)
 {
 	if (l->goaway || l->closing || l->lull_closed)

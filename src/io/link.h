@@ -96,10 +96,9 @@ void link_close(struct link *l, lull_close_reason reason);
 void link_goaway(struct link *l);
 
 uint64_t link_id(const struct link *l);
-bool link_is_up(const struct link *l);       /* first handshake done, open */
-bool link_is_closing(const struct link *l);  /* or draining: it takes no stream */
-bool link_is_draining(const struct link *l); /* GOAWAY sent or received, still open */
-bool link_was_up(const struct link *l);      /* its first handshake completed once */
+bool link_is_up(const struct link *l);      /* first handshake done, open */
+bool link_is_closing(const struct link *l); /* or draining: it takes no stream */
+bool link_was_up(const struct link *l);     /* its first handshake completed once */
 /* It closed on an authentication or version failure: retrying will not
  * help the connections waiting for it. */
 bool link_refused_us(const struct link *l);
