@@ -113,7 +113,10 @@ static void command(fs_state *st, fuzz_in *in)
 	case 1:
 		if (st->n_ids < FS_MAX_IDS) {
 			uint32_t nid;
-			if (lull_mux_open(mp->client.mux, mp->p.now, NULL, &nid) == LULL_OK)
+			lull_err err = lull_mux_open(mp->client.mux, mp->p.now, NULL, &nid);
+			/* After the peer's GOAWAY nothing opens on this link. */
+			FUZZ_CHECK(err != LULL_OK || !mp->client.mux->goaway_received);
+			if (err == LULL_OK)
 				st->ids[st->n_ids++] = nid;
 		}
 		break;
@@ -143,8 +146,12 @@ static void command(fs_state *st, fuzz_in *in)
 			}
 		}
 		break;
-	case 8:
 	case 9:
+		if (op & 0x80) /* drain: GOAWAY from the server */
+			(void)lull_mux_goaway(mp->server.mux, mp->p.now);
+		mp_pump(mp);
+		break;
+	case 8:
 		mp_pump(mp);
 		break;
 	case 10:

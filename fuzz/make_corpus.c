@@ -495,6 +495,7 @@ enum {
 	FS_STALL = 7,
 	FS_PUMP = 8,
 	FS_ADVANCE = 10,
+	FS_GOAWAY = 130, /* op % 11 == 9 with the high bit: the server drains */
 };
 
 static void stream_scripts(void)
@@ -527,12 +528,30 @@ static void stream_scripts(void)
 		snprintf(name, sizeof(name), "flow-cfg%02x", cfgs[c]);
 		put("fuzz_stream", name, s.b, s.len);
 	}
+	/* Drain: GOAWAY while one stream carries data both ways, then an
+	 * open that must fail and the stream's normal end. */
+	{
+		script s = {{0}, 0};
+		sc(&s, 1, 0x00);
+		sc(&s, 2, FS_OPEN, 0);
+		sc(&s, 2, FS_PUMP, 0);
+		sc(&s, 2, FS_GOAWAY, 0);
+		sc(&s, 4, FS_CWRITE, 0, 0x40, 0x00);
+		sc(&s, 4, FS_SWRITE, 0, 0x20, 0x00);
+		sc(&s, 2, FS_OPEN, 0);
+		sc(&s, 2, FS_PUMP, 0);
+		sc(&s, 2, FS_CFIN, 0);
+		sc(&s, 2, FS_SFIN, 0);
+		sc(&s, 2, FS_PUMP, 0);
+		put("fuzz_stream", "goaway", s.b, s.len);
+	}
 	/* Each malformed frame of test_stream.c, after one open stream. */
 	static const char *const frames[] = {
 	        "0300000001",   "030000000103",       "020000000158", "050000000140000000",
 	        "0200000063aa", "01000000",           "0600000001",   "0100000000",
 	        "0200000001",   "050000000100000000", "0100000002",   "0100000001",
-	        "040000000103", "0100000003",         "0100000005",
+	        "040000000103", "0100000003",         "0100000005",   "0600000000",
+	        "060000000000",
 	};
 	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
 		script s = {{0}, 0};

@@ -68,6 +68,7 @@ typedef enum lull_stream_frame_type {
 	LULL_STREAM_FIN = 3,    /* id: this direction ends, cleanly */
 	LULL_STREAM_RESET = 4,  /* id, reason: both directions end, abnormally */
 	LULL_STREAM_WINDOW = 5, /* id, increment: more credit for the peer */
+	LULL_STREAM_GOAWAY = 6, /* id 0: open no new stream on this link (drain) */
 } lull_stream_frame_type;
 
 /* Reset reasons travel in RESET frames: values are stable.  The ones
@@ -111,6 +112,7 @@ typedef enum lull_stream_event_type {
 	LULL_STREAM_EV_WRITABLE,   /* lull_mux_write_room went from 0 to more */
 	LULL_STREAM_EV_CLOSED,     /* the stream is gone: reason, by_peer, byte counts */
 	LULL_STREAM_EV_ERROR,      /* a peer's frame broke the rules: err, reason = reaction */
+	LULL_STREAM_EV_GOAWAY,     /* id 0: the peer is draining; open no more streams here */
 } lull_stream_event_type;
 
 typedef struct lull_stream_event {
@@ -157,7 +159,8 @@ lull_err lull_mux_receive(lull_mux *m, uint64_t now_ms, const uint8_t *msg, size
 void lull_mux_link_closed(lull_mux *m);
 
 /* Open a stream: its OPEN frame is queued now.  LULL_ERR_STREAM_LIMIT at
- * the stream cap; LULL_ERR_CLOSED after the link closed. */
+ * the stream cap; LULL_ERR_STATE once the peer sent GOAWAY;
+ * LULL_ERR_CLOSED after the link closed. */
 lull_err lull_mux_open(lull_mux *m, uint64_t now_ms, void *stream_user, uint32_t *id);
 lull_err lull_mux_set_user(lull_mux *m, uint32_t id, void *stream_user);
 
@@ -178,6 +181,16 @@ lull_err lull_mux_shutdown(lull_mux *m, uint64_t now_ms, uint32_t id);
 lull_err lull_mux_reset(lull_mux *m, uint64_t now_ms, uint32_t id, lull_stream_reason reason);
 /* The consumer took n bytes of id's data: credit may go back. */
 lull_err lull_mux_consumed(lull_mux *m, uint64_t now_ms, uint32_t id, size_t n);
+/* Drain (docs/protocol.md §10.6): tell the peer to open no new stream on
+ * this link.  Streams already open carry on until they end; an OPEN from
+ * the peer after this is refused with RESET(refused) and reported as
+ * LULL_STREAM_EV_ERROR with LULL_ERR_STATE.  Sent once: a second call does
+ * nothing.  LULL_ERR_CLOSED after the link closed. */
+lull_err lull_mux_goaway(lull_mux *m, uint64_t now_ms);
+/* This end sent (or queued) GOAWAY / received the peer's. */
+bool lull_mux_goaway_sent(const lull_mux *m);
+bool lull_mux_goaway_received(const lull_mux *m);
+
 /* Hand queued frames to the engine while it has room (round-robin). */
 lull_err lull_mux_flush(lull_mux *m, uint64_t now_ms);
 

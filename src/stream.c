@@ -23,6 +23,9 @@
  *    below the highest seen that is not in the table is a stream that
  *    ended here (its late frames are dropped), and any other unknown id
  *    is a protocol error.
+ *  - GOAWAY (drain) is the link's, id 0: once this end sent it every new
+ *    OPEN of the peer is refused; once it received it lull_mux_open
+ *    refuses.  Open streams are untouched either way.
  *  - Events run with in_event set; a stream may be freed by the
  *    application inside one, so after every event the stream is looked up
  *    again by id, never used through a stale pointer.
@@ -58,6 +61,8 @@ lull_err stream_frame_parse(const uint8_t *msg, size_t len, stream_frame *f)
 	memset(f, 0, sizeof(*f));
 	f->type = (lull_stream_frame_type)msg[0];
 	f->id = get_u32(msg + 1);
+	if (f->type == LULL_STREAM_GOAWAY) /* the link's, not a stream's: id 0 */
+		return len == STREAM_FRAME_GOAWAY_BYTES && f->id == 0 ? LULL_OK : LULL_ERR_PROTOCOL;
 	if (f->id == 0)
 		return LULL_ERR_PROTOCOL;
 	switch (f->type) {
@@ -80,6 +85,8 @@ lull_err stream_frame_parse(const uint8_t *msg, size_t len, stream_frame *f)
 			return LULL_ERR_PROTOCOL;
 		f->increment = get_u32(msg + 5);
 		return f->increment ? LULL_OK : LULL_ERR_PROTOCOL;
+	case LULL_STREAM_GOAWAY:
+		break;
 	}
 	return LULL_ERR_PROTOCOL;
 }
@@ -538,7 +545,12 @@ lull_err lull_mux_flush(lull_mux *m, uint64_t now_ms)
 	size_t queued_before = m->queued;
 	lull_err err = LULL_OK;
 	m->flushing++;
-	while (m->resets_head && !engine_full(m) && !m->closed) {
+	if (m->goaway_due && !engine_full(m)) {
+		err = send_control(m, now_ms, LULL_STREAM_GOAWAY, 0, 0);
+		if (err == LULL_OK)
+			m->goaway_due = false;
+	}
+	while (err == LULL_OK && m->resets_head && !engine_full(m) && !m->closed) {
 		mux_reset *r = m->resets_head;
 		err = send_control(m, now_ms, LULL_STREAM_RESET, r->id, r->reason);
 		if (err != LULL_OK)
@@ -689,6 +701,8 @@ lull_err lull_mux_open(lull_mux *m, uint64_t now_ms, void *stream_user, uint32_t
 		return LULL_ERR_INVALID_ARG;
 	if (m->closed)
 		return LULL_ERR_CLOSED;
+	if (m->goaway_received)
+		return LULL_ERR_STATE; /* the peer is draining: use another link */
 	if (m->n_streams >= m->cfg.max_streams)
 		return LULL_ERR_STREAM_LIMIT;
 	if (m->next_local_id > UINT32_MAX - 2)
@@ -702,6 +716,31 @@ lull_err lull_mux_open(lull_mux *m, uint64_t now_ms, void *stream_user, uint32_t
 	*id = s->id;
 	schedule(m, s);
 	return flush_after(m, now_ms);
+}
+
+lull_err lull_mux_goaway(lull_mux *m, uint64_t now_ms)
+{
+	if (!m)
+		return LULL_ERR_INVALID_ARG;
+	if (m->closed)
+		return LULL_ERR_CLOSED;
+	if (m->goaway_sent)
+		return LULL_OK;
+	/* Refusing starts now, not when the frame leaves: an OPEN that
+	 * crosses it is refused either way (§10.6). */
+	m->goaway_sent = true;
+	m->goaway_due = true;
+	return flush_after(m, now_ms);
+}
+
+bool lull_mux_goaway_sent(const lull_mux *m)
+{
+	return m && m->goaway_sent;
+}
+
+bool lull_mux_goaway_received(const lull_mux *m)
+{
+	return m && m->goaway_received;
 }
 
 lull_err lull_mux_set_user(lull_mux *m, uint32_t id, void *stream_user)
@@ -893,17 +932,19 @@ static lull_err on_open(lull_mux *m, uint64_t now, uint32_t id)
 	if (id_is_local(m, id) || id <= m->peer_max_id)
 		return link_violation(m, now, LULL_ERR_PROTOCOL); /* wrong parity, or reused */
 	m->peer_max_id = id;
-	if (m->n_streams >= m->cfg.max_streams) {
-		/* Documented: refused with a RESET, the link goes on. */
+	if (m->goaway_sent || m->n_streams >= m->cfg.max_streams) {
+		/* Documented: refused with a RESET, the link goes on.  After
+		 * our GOAWAY the peer should open no stream here (§10.6). */
+		lull_err why = m->goaway_sent ? LULL_ERR_STATE : LULL_ERR_STREAM_LIMIT;
 		lull_stream_event ev = {.type = LULL_STREAM_EV_ERROR,
 		                        .id = id,
 		                        .reason = LULL_STREAM_REFUSED,
-		                        .err = LULL_ERR_STREAM_LIMIT};
+		                        .err = why};
 		emit(m, &ev);
 		lull_err err = queue_reset(m, now, id, LULL_STREAM_REFUSED);
 		if (err == LULL_OK)
 			(void)lull_mux_flush(m, now);
-		return LULL_ERR_STREAM_LIMIT;
+		return why;
 	}
 	mux_stream *s;
 	lull_err err = stream_add(m, id, NULL, &s);
@@ -938,6 +979,14 @@ lull_err lull_mux_receive(lull_mux *m, uint64_t now_ms, const uint8_t *msg, size
 		return link_violation(m, now_ms, LULL_ERR_PROTOCOL);
 	if (f.type == LULL_STREAM_OPEN)
 		return on_open(m, now_ms, f.id);
+	if (f.type == LULL_STREAM_GOAWAY) {
+		if (m->goaway_received)
+			return LULL_OK; /* said once is enough: a repeat changes nothing */
+		m->goaway_received = true;
+		lull_stream_event ev = {.type = LULL_STREAM_EV_GOAWAY};
+		emit(m, &ev);
+		return LULL_OK;
+	}
 	mux_stream *s = find(m, f.id);
 	if (!s) {
 		/* Frames in flight when the stream ended here: dropped. */
@@ -1002,6 +1051,7 @@ lull_err lull_mux_receive(lull_mux *m, uint64_t now_ms, const uint8_t *msg, size
 		return LULL_OK;
 	}
 	case LULL_STREAM_OPEN:
+	case LULL_STREAM_GOAWAY:
 		break;
 	}
 	return link_violation(m, now_ms, LULL_ERR_PROTOCOL);

@@ -17,6 +17,7 @@
 #define STREAM_FRAME_FIN_BYTES    5u
 #define STREAM_FRAME_RESET_BYTES  6u /* type, id, reason */
 #define STREAM_FRAME_WINDOW_BYTES 9u /* type, id, increment */
+#define STREAM_FRAME_GOAWAY_BYTES 5u /* type, id 0 */
 /* The engine must carry at least a WINDOW frame in one message; the mux
  * refuses to run on a link whose agreed max_message is below this. */
 #define STREAM_MIN_MAX_MESSAGE_BYTES 64u
@@ -34,8 +35,8 @@ typedef struct stream_frame {
 } stream_frame;
 
 /* LULL_OK, or LULL_ERR_PROTOCOL for anything malformed: a length that
- * does not match the type, an unknown type, id 0, an empty or oversize
- * DATA, a WINDOW of 0. */
+ * does not match the type, an unknown type, id 0 (except GOAWAY, whose id
+ * must be 0), an empty or oversize DATA, a WINDOW of 0. */
 lull_err stream_frame_parse(const uint8_t *msg, size_t len, stream_frame *f);
 /* Write the header (and, for RESET/WINDOW, the body) of f into out, which
  * holds at least LULL_STREAM_HEADER_BYTES + 4; returns the bytes written.
@@ -98,6 +99,9 @@ struct lull_mux {
 	size_t n_resets;
 	size_t queued;         /* all streams' queued bytes */
 	bool link_blocked;     /* a write found the link's send budget spent */
+	bool goaway_due;       /* lull_mux_goaway: GOAWAY not yet handed to the engine */
+	bool goaway_sent;      /* handed to the engine: the peer's OPENs are refused */
+	bool goaway_received;  /* the peer's GOAWAY: lull_mux_open refuses */
 	uint64_t window_extra; /* sum over streams of window - initial_window */
 };
 

@@ -302,6 +302,75 @@ static void test_stream_cap(void)
 	mp_delete(mp);
 }
 
+/* ---- GOAWAY (drain, docs/protocol.md §10.6) ------------------------------------ */
+
+static lull_err inject(mux_pair *mp, const char *hex);
+
+static void test_goaway(void)
+{
+	mux_pair *mp = mp_new(NULL, NULL, NULL, NULL);
+	uint32_t a = open_stream(mp);
+	mp_pump(mp);
+	/* The server drains: the client hears it once, with id 0. */
+	CHECK_OK(lull_mux_goaway(mp->server.mux, mp->p.now));
+	CHECK_OK(lull_mux_goaway(mp->server.mux, mp->p.now)); /* a repeat: nothing */
+	CHECK(lull_mux_goaway_sent(mp->server.mux));
+	CHECK(!lull_mux_goaway_received(mp->server.mux));
+	mp_pump(mp);
+	CHECK(mp_count(&mp->client, LULL_STREAM_EV_GOAWAY, 0) == 1);
+	CHECK(lull_mux_goaway_received(mp->client.mux));
+	CHECK(mp_count(&mp->server, LULL_STREAM_EV_GOAWAY, 0) == 0);
+	/* The open stream carries on both ways and ends normally. */
+	transfer(mp, &mp->client, a, 100000);
+	transfer(mp, &mp->server, a, 50000);
+	CHECK(mp->server.got[a] == 100000 && mp->client.got[a] == 50000);
+	CHECK(mp->server.hash[a] == mp_expected_hash(a, 100000));
+	CHECK_OK(lull_mux_shutdown(mp->client.mux, mp->p.now, a));
+	CHECK_OK(lull_mux_shutdown(mp->server.mux, mp->p.now, a));
+	mp_pump(mp);
+	const mp_event *e = mp_find(&mp->client, LULL_STREAM_EV_CLOSED, a);
+	CHECK(e && e->reason == LULL_STREAM_NORMAL);
+	/* The client opens nothing more on this link, by name. */
+	uint32_t id = 0;
+	CHECK_ERR(lull_mux_open(mp->client.mux, mp->p.now, NULL, &id), LULL_ERR_STATE);
+	CHECK(lull_mux_stream_count(mp->client.mux) == 0);
+	/* A client that opens anyway (one whose OPEN crossed the GOAWAY) is
+	 * refused with RESET(refused); the link goes on. */
+	mp->client.mux->next_local_id = 5; /* as if the client had sent OPEN 3 */
+	CHECK_ERR(inject(mp, "0100000003"), LULL_ERR_STATE);
+	e = mp_find(&mp->server, LULL_STREAM_EV_ERROR, 3);
+	CHECK(e && e->err == LULL_ERR_STATE && e->reason == LULL_STREAM_REFUSED);
+	CHECK(mp_count(&mp->server, LULL_STREAM_EV_OPENED, 3) == 0);
+	CHECK(lull_conn_is_open(mp->p.server.conn));
+	/* A repeated GOAWAY is harmless and not reported twice. */
+	CHECK_OK(lull_mux_goaway(mp->client.mux, mp->p.now));
+	mp_pump(mp);
+	CHECK(mp_count(&mp->server, LULL_STREAM_EV_GOAWAY, 0) == 1);
+	mp_delete(mp);
+
+	/* GOAWAY sent before the peer's OPEN arrives: a stream already open
+	 * keeps going, the OPEN in flight is refused. */
+	mp = mp_new(NULL, NULL, NULL, NULL);
+	uint32_t first = open_stream(mp);
+	mp_pump(mp);
+	uint32_t crossing = open_stream(mp); /* queued, not yet delivered */
+	CHECK_OK(lull_mux_goaway(mp->server.mux, mp->p.now));
+	mp_pump(mp);
+	e = mp_find(&mp->client, LULL_STREAM_EV_CLOSED, crossing);
+	CHECK(e && e->reason == LULL_STREAM_REFUSED && e->by_peer);
+	CHECK(mp_find(&mp->client, LULL_STREAM_EV_CLOSED, first) == NULL);
+	transfer(mp, &mp->client, first, 1000);
+	CHECK(mp->server.got[first] == 1000);
+	mp_delete(mp);
+
+	/* After the link closed: named. */
+	mp = mp_new(NULL, NULL, NULL, NULL);
+	lull_conn_close(mp->p.server.conn, mp->p.now, LULL_CLOSE_NORMAL);
+	lull_mux_link_closed(mp->server.mux);
+	CHECK_ERR(lull_mux_goaway(mp->server.mux, mp->p.now), LULL_ERR_CLOSED);
+	mp_delete(mp);
+}
+
 /* ---- A stalled stream, heartbeats and idle rekeys ------------------------------ */
 
 static void test_stalled_stream_others_flow_heartbeats_acked(void)
@@ -498,7 +567,10 @@ static void test_malformed_frames(void)
 	        "",                   /* empty */
 	        "01000000",           /* short */
 	        "0000000001",         /* type 0 */
-	        "0600000001",         /* type 6 */
+	        "0700000001",         /* type 7 */
+	        "0600000001",         /* GOAWAY naming a stream */
+	        "060000000000",       /* GOAWAY with a body */
+	        "06000000",           /* GOAWAY short */
 	        "0100000000",         /* id 0 */
 	        "010000000100",       /* OPEN with a body */
 	        "0200000001",         /* empty DATA */
@@ -618,6 +690,7 @@ int main(void)
 	test_link_send_cap();
 	test_link_window_budget();
 	test_stream_cap();
+	test_goaway();
 	test_stalled_stream_others_flow_heartbeats_acked();
 	test_idle_link_new_stream_waits_for_rekey();
 	test_rekey_with_100_streams();

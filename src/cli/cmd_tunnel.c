@@ -83,6 +83,7 @@ static int run_tunnel(enum tunnel_role role, int argc, char **argv)
 	dp.streams_per_link = o.streams_per_link;
 	dp.max_streams = o.max_streams;
 	dp.connect_timeout_ms = o.connect_timeout_ms;
+	dp.drain_timeout_ms = o.drain_timeout_ms;
 	dp.authorized_path = o.authorized;
 	dp.reuseport = o.reuseport;
 	dp.proxy_protocol = o.proxy_protocol;

@@ -125,6 +125,12 @@ static const opt_def opts[] = {
          "TCP connects to the server or target give up after this; a connection accepted "
          "while no link can take it waits this long, then gets a reset.",
          NULL},
+        {"drain-timeout", OPT_MS32, ROLE_SERVER, OFF(drain_timeout_ms), UINT32_MAX, "DURATION",
+         "0s",
+         "Server: on SIGTERM stop accepting, send GOAWAY on every link (clients move to "
+         "another server) and let open streams end, for at most this long; then reset "
+         "the rest and exit 0. A second SIGTERM stops at once. 0s: stop at once.",
+         NULL},
         {"heartbeat-interval", OPT_MS32, BOTH, OFF(cfg.heartbeat_interval_ms), UINT32_MAX,
          "DURATION", "60s",
          "The link is idle after this long without data; heartbeats are sent this often "

@@ -42,6 +42,7 @@ typedef struct tunnel_opts {
 	uint32_t streams_per_link;  /* client: 0 = no limit */
 	uint32_t max_streams;       /* per link */
 	uint32_t connect_timeout_ms;
+	uint32_t drain_timeout_ms; /* server: SIGTERM drains this long; 0: off */
 	bool syslog;
 	bool metrics_peers; /* --metrics-peers */
 	int verbosity;      /* LOG_LVL_INFO + #-v - #-q */

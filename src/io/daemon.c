@@ -10,6 +10,11 @@
  *    the authorized file, hand each worker its own copy; a bad file changes
  *    nothing; client: log and ignore), SIGTERM/SIGINT (ask every worker to
  *    stop, join them) and logs the totals.
+ *  - Drain (server, --drain-timeout > 0): SIGTERM first asks every worker
+ *    to drain (GOAWAY, no accepts) and arms drain_timer; the stop comes
+ *    when every worker reports drained, when the timer fires, or at a
+ *    second SIGTERM or any SIGINT, whichever is first.  systemd hears
+ *    STOPPING=1 and /healthz answers 503 from the drain's start.
  *  - Secrets live in as few places as possible: once every worker's
  *    lull_server holds its copy, the server's private key and the parsed
  *    authorized list (PSKs) are wiped from daemon_params.
@@ -49,10 +54,13 @@ typedef struct daemon_state {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_async_t reload_done;
 	uv_timer_t watchdog; /* only initialised when the manager asks for it */
+	uv_timer_t drain_timer;
+	uv_async_t drained; /* a worker finished draining */
 	size_t reload_clients;
 	unsigned reload_gen; /* of the last list handed to the workers */
 	unsigned logged_gen; /* of the last reload_ok line */
 	bool stopping;
+	bool draining;
 	status_view status; /* what --status serves */
 	status_server *status_srv;
 	char listen_text[ADDR_TEXT_MAX_BYTES];
@@ -116,6 +124,61 @@ static void stop_all(daemon_state *d, const char *why)
 	uv_stop(&d->loop);
 }
 
+typedef struct link_totals {
+	unsigned links, streams;
+} link_totals;
+
+static void count_link(void *ctx, const link_info *li)
+{
+	link_totals *t = ctx;
+	t->links++;
+	t->streams += li->streams;
+}
+
+static link_totals count_links(daemon_state *d)
+{
+	link_totals t = {0, 0};
+	(void)each_link(d, uv_now(&d->loop), count_link, &t);
+	return t;
+}
+
+static void on_drain_timeout(uv_timer_t *h)
+{
+	daemon_state *d = h->data;
+	link_totals t = count_links(d);
+	log_msg(LOG_LVL_WARN, "event=drain_timeout links=%u streams=%u reaction=reset_streams",
+	        t.links, t.streams);
+	stop_all(d, "drain_timeout");
+}
+
+/* Every worker drained: nothing is left to cut. */
+static void on_drained(uv_async_t *h)
+{
+	daemon_state *d = h->data;
+	if (!d->draining || d->stopping)
+		return;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (!atomic_load(&d->workers[i].drained))
+			return;
+	log_msg(LOG_LVL_INFO, "event=drained");
+	stop_all(d, "drained");
+}
+
+/* Server, first SIGTERM with --drain-timeout: stop accepting, GOAWAY on
+ * every link, let their streams end (docs/deployment.md). */
+static void start_drain(daemon_state *d)
+{
+	d->draining = true;
+	atomic_store(&d->status.stopping, true);
+	notify_stopping();
+	link_totals t = count_links(d);
+	log_msg(LOG_LVL_INFO, "event=draining signal=SIGTERM links=%u streams=%u timeout_ms=%u",
+	        t.links, t.streams, d->dp->drain_timeout_ms);
+	uv_timer_start(&d->drain_timer, on_drain_timeout, d->dp->drain_timeout_ms, 0);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_request_drain(&d->workers[i]);
+}
+
 static void close_handle(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -127,6 +190,7 @@ static void close_handle(uv_handle_t *h, void *arg)
 static void close_main_loop(daemon_state *d)
 {
 	worker_reload_done = NULL;
+	worker_drained = NULL;
 	/* Closing a signal handle restores the default action; with only
 	 * this thread left, block SIGHUP meanwhile and ignore it after. */
 	sigset_t hup, old;
@@ -171,6 +235,9 @@ static void on_signal(uv_signal_t *h, int signum)
 		else
 			log_msg(LOG_LVL_INFO, "event=sighup_ignored why=\"a client has nothing to "
 			                      "reload\"");
+	} else if (signum == SIGTERM && d->dp->role == ROLE_SERVER && d->dp->drain_timeout_ms &&
+	           !d->draining && !d->stopping) {
+		start_drain(d);
 	} else {
 		stop_all(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	}
@@ -351,6 +418,13 @@ static int main_loop_init(daemon_state *d)
 		return r;
 	d->reload_done.data = d;
 	worker_reload_done = &d->reload_done;
+	if ((r = uv_async_init(&d->loop, &d->drained, on_drained)) != 0)
+		return r;
+	d->drained.data = d;
+	worker_drained = &d->drained;
+	if ((r = uv_timer_init(&d->loop, &d->drain_timer)) != 0)
+		return r;
+	d->drain_timer.data = d;
 	if ((r = notify_watchdog_start(&d->loop, &d->watchdog)) != 0)
 		return r;
 	return 0;

@@ -40,6 +40,7 @@ typedef struct daemon_params {
 	uint32_t streams_per_link;   /* client: 0 = no limit; N = a link carries N, then closes */
 	uint32_t max_streams;        /* per link, both ends */
 	uint32_t connect_timeout_ms; /* TCP connects, and an application waiting for a link */
+	uint32_t drain_timeout_ms;   /* server: SIGTERM drains for this long; 0: stop at once */
 	unsigned max_tunnels;        /* per worker, from RLIMIT_NOFILE (set by daemon_run) */
 	unsigned max_pending;        /* per worker: tunnels before their first handshake */
 } daemon_params;

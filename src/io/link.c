@@ -58,6 +58,7 @@ typedef struct link {
 	bool up;                        /* first handshake done */
 	bool lull_closed;               /* the engine reported CLOSED */
 	bool finishing;                 /* lull_conn_finish: spent, last stream gone */
+	bool goaway;                    /* drain: GOAWAY sent or received, no new streams */
 	bool closing;                   /* teardown begun */
 	lull_close_reason close_reason; /* once lull_closed */
 	uint64_t connect_deadline_ms;
@@ -143,7 +144,21 @@ bool link_was_up(const link *l)
 
 bool link_is_closing(const link *l)
 {
-	return l->closing || l->lull_closed || l->finishing;
+	return l->closing || l->lull_closed || l->finishing || l->goaway;
+}
+
+void link_goaway(link *l)
+{
+	if (l->goaway || l->closing || l->lull_closed)
+		return;
+	if (!l->up || !l->mux) {
+		/* No stream yet: nothing to let finish. */
+		link_close(l, LULL_CLOSE_SHUTDOWN);
+		return;
+	}
+	l->goaway = true;
+	(void)lull_mux_goaway(l->mux, link_env_now(l->env));
+	kick(l);
 }
 
 size_t link_stream_count(const link *l)
@@ -163,7 +178,7 @@ size_t link_budget_left(const link *l)
 
 size_t link_free_slots(const link *l)
 {
-	if (!link_is_up(l) || l->finishing)
+	if (!link_is_up(l) || l->finishing || l->goaway)
 		return 0;
 	size_t n = lull_mux_stream_count(l->mux);
 	size_t cap = l->env->p->mux_cfg.max_streams;
@@ -362,6 +377,15 @@ static void on_stream_event(void *user, const lull_stream_event *ev)
 			plain_open_target(l->env, l, ev->id);
 		return;
 	}
+	if (ev->type == LULL_STREAM_EV_GOAWAY) {
+		/* The server drains: new streams go elsewhere, ours finish. */
+		l->goaway = true;
+		log_msg(LOG_LVL_INFO, "conn=%llu event=goaway_received streams=%zu",
+		        (unsigned long long)l->id, lull_mux_stream_count(l->mux));
+		if (l->env->h.goaway)
+			l->env->h.goaway(l->env->h.owner, l);
+		return;
+	}
 	if (ev->type == LULL_STREAM_EV_ERROR) {
 		log_msg(LOG_LVL_WARN, "conn=%llu stream=%u event=stream_error err=%s reaction=%s",
 		        (unsigned long long)l->id, ev->id, lull_err_name(ev->err),
@@ -478,11 +502,13 @@ static void kick(link *l)
 		if (!l->mux || l->lull_closed || !l->up)
 			break;
 		(void)lull_mux_flush(l->mux, now);
-		/* Spent (streams_per_link) and empty: end it cleanly, after the
-		 * frames the mux still had to send. */
-		if (l->env->p->streams_per_link && !l->finishing &&
-		    l->streams_started >= l->env->p->streams_per_link &&
-		    lull_mux_stream_count(l->mux) == 0 && lull_mux_queued_bytes(l->mux) == 0) {
+		/* Spent (streams_per_link) or drained (GOAWAY either way) and
+		 * empty: end it cleanly, after the frames the mux still had to
+		 * send. */
+		bool spent = l->env->p->streams_per_link &&
+		             l->streams_started >= l->env->p->streams_per_link;
+		if ((spent || l->goaway) && !l->finishing && lull_mux_stream_count(l->mux) == 0 &&
+		    lull_mux_queued_bytes(l->mux) == 0) {
 			l->finishing = true;
 			if (lull_conn_finish(l->lc, now) != LULL_OK && !l->lull_closed)
 				lull_conn_close(l->lc, now, LULL_CLOSE_INTERNAL_ERROR);

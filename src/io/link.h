@@ -43,6 +43,9 @@ typedef struct link_hooks {
 	void *owner;
 	/* The first handshake completed: streams may be opened. */
 	void (*up)(void *owner, struct link *l);
+	/* Client: the server sent GOAWAY on l (it drains): l takes no new
+	 * stream and closes once its last one ended. */
+	void (*goaway)(void *owner, struct link *l);
 	/* A stream ended on l: a slot is free (or l is spent and closing). */
 	void (*stream_ended)(void *owner, struct link *l);
 	/* Every handle is closed; l is freed when the hook returns. */
@@ -88,11 +91,14 @@ struct link *link_accept(link_env *env, uv_stream_t *listener);
 
 /* Close the link (close frame with reason); its streams are reset. */
 void link_close(struct link *l, lull_close_reason reason);
+/* Server, drain: send GOAWAY; open streams carry on and the link closes
+ * normally after the last one.  A link not yet up is closed (shutdown). */
+void link_goaway(struct link *l);
 
 uint64_t link_id(const struct link *l);
-bool link_is_up(const struct link *l); /* first handshake done, open */
-bool link_is_closing(const struct link *l);
-bool link_was_up(const struct link *l); /* its first handshake completed once */
+bool link_is_up(const struct link *l);      /* first handshake done, open */
+bool link_is_closing(const struct link *l); /* or draining: it takes no stream */
+bool link_was_up(const struct link *l);     /* its first handshake completed once */
 /* It closed on an authentication or version failure: retrying will not
  * help the connections waiting for it. */
 bool link_refused_us(const struct link *l);

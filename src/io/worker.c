@@ -19,6 +19,13 @@
  *    on demand instead and each closes after carrying N streams.  An
  *    application accepted while no link has a free slot waits, oldest
  *    first, at most connect_timeout, then gets an RST.
+ *  - Client, drain: a link whose server sent GOAWAY takes no new stream
+ *    and is replaced at once (no backoff: not a failure); it closes
+ *    normally after its last stream.
+ *  - Server, drain (--drain-timeout): the listener closes, every link gets
+ *    GOAWAY, and once the last link and stream socket are gone the worker
+ *    reports drained to the main thread, which then stops it.  A stop
+ *    (timeout, second signal) overrides a drain at any point.
  *  - Stopping: the listener closes first, every link is closed (its
  *    streams reset), waiting applications are reset, and the loop ends
  *    when the last link and stream socket are freed (a link's teardown is
@@ -35,6 +42,7 @@
 #include "metrics.h"
 
 uv_async_t *worker_reload_done;
+uv_async_t *worker_drained;
 
 bool ratelimit_allow(ratelimit *r, uint64_t now_ms, uint64_t *suppressed)
 {
@@ -363,6 +371,19 @@ static void hook_up(void *owner, struct link *l)
 	drain_waiting(w);
 }
 
+/* Client: l's server drains.  l already counts as closing, so the link
+ * timer brings up its replacement; now, not after a backoff. */
+static void hook_goaway(void *owner, struct link *l)
+{
+	worker *w = owner;
+	(void)l;
+	if (w->stopping)
+		return;
+	if (persistent_links(w))
+		uv_timer_start(&w->link_timer, on_link_timer, 0, 0);
+	drain_waiting(w);
+}
+
 static void hook_stream_ended(void *owner, struct link *l)
 {
 	link_meta *m = link_owner_data(l);
@@ -386,8 +407,21 @@ static void maybe_finish(worker *w)
 	uv_close((uv_handle_t *)&w->link_timer, NULL);
 }
 
+/* Drain done: nothing left that a stop would cut.  The main thread
+ * decides (it waits for every worker), then asks this one to stop. */
+static void maybe_drained(worker *w)
+{
+	if (!w->draining || w->stopping || atomic_load(&w->drained) || w->env.n_links > 0 ||
+	    w->env.n_plains > 0)
+		return;
+	atomic_store(&w->drained, true);
+	if (worker_drained)
+		uv_async_send(worker_drained);
+}
+
 static void hook_plain_gone(void *owner)
 {
+	maybe_drained(owner);
 	maybe_finish(owner);
 }
 
@@ -444,7 +478,27 @@ static void hook_gone(void *owner, struct link *l)
 			wait_arm(w);
 		}
 	}
+	maybe_drained(w);
 	maybe_finish(w);
+}
+
+static void close_listener(worker *w)
+{
+	if (!uv_is_closing((uv_handle_t *)&w->listener))
+		uv_close((uv_handle_t *)&w->listener, NULL);
+}
+
+/* Server: GOAWAY on every link; the worker stops once they are gone. */
+static void begin_drain(worker *w)
+{
+	if (w->stopping || w->draining)
+		return;
+	w->draining = true;
+	close_listener(w);
+	uv_timer_stop(&w->accept_retry);
+	for (struct link *l = w->links; l; l = link_next(l))
+		link_goaway(l);
+	maybe_drained(w);
 }
 
 static void begin_stop(worker *w)
@@ -452,7 +506,7 @@ static void begin_stop(worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	uv_close((uv_handle_t *)&w->listener, NULL);
+	close_listener(w);
 	uv_timer_stop(&w->link_timer);
 	uv_timer_stop(&w->wait_timer);
 	while (w->wait_head)
@@ -487,6 +541,7 @@ static void on_wake(uv_async_t *h)
 	worker *w = h->data;
 	uv_mutex_lock(&w->mu);
 	bool stop = w->stop_requested;
+	bool drain = w->drain_requested;
 	bool reload = w->has_pending_auth;
 	auth_list list = w->pending_auth;
 	unsigned gen = w->pending_gen;
@@ -504,11 +559,21 @@ static void on_wake(uv_async_t *h)
 		if (worker_reload_done)
 			uv_async_send(worker_reload_done);
 	}
+	if (drain && !stop)
+		begin_drain(w);
 	if (stop) {
 		w->stop_seen = true;
 		begin_stop(w);
 		maybe_finish(w);
 	}
+}
+
+void worker_request_drain(worker *w)
+{
+	uv_mutex_lock(&w->mu);
+	w->drain_requested = true;
+	uv_mutex_unlock(&w->mu);
+	uv_async_send(&w->wake);
 }
 
 void worker_request_stop(worker *w)
@@ -721,6 +786,7 @@ static void env_init(worker *w)
 	w->env.h = (link_hooks){
 	        .owner = w,
 	        .up = hook_up,
+	        .goaway = hook_goaway,
 	        .stream_ended = hook_stream_ended,
 	        .gone = hook_gone,
 	        .log_event = hook_log_event,

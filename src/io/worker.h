@@ -57,13 +57,16 @@ typedef struct worker {
 	source_budget budget;    /* server: per-source handshake penalties */
 	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
 	bool stopping;
-	bool stop_seen; /* the main thread asked: only then may wake be closed */
+	bool draining;       /* server: GOAWAY sent, waiting for links to end */
+	atomic_bool drained; /* draining, and no link or stream socket is left */
+	bool stop_seen;      /* the main thread asked: only then may wake be closed */
 	bool finished;
 	uint64_t srk_armed_ms; /* what srk_timer is armed for (UINT64_MAX: stopped) */
 
 	/* Mailbox, written by the main thread under mu. */
 	uv_mutex_t mu;
 	bool stop_requested;
+	bool drain_requested;
 	bool has_pending_auth;
 	auth_list pending_auth;
 	unsigned pending_gen; /* reload generation of pending_auth */
@@ -86,6 +89,9 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 int worker_start(worker *w);
 /* From the main thread: ask to stop / hand over a new authorized list. */
 void worker_request_stop(worker *w);
+/* Server: stop accepting, GOAWAY every link; `drained` turns true (and
+ * worker_drained is signalled) once the last link is gone. */
+void worker_request_drain(worker *w);
 void worker_request_reload(worker *w, const auth_list *list, unsigned gen);
 /* After join. */
 void worker_destroy(worker *w);
@@ -104,5 +110,7 @@ unsigned worker_foreach_link(worker *w, uint64_t now_ms, void (*fn)(void *ctx, c
 /* Set by the daemon before any worker starts, cleared only after every
  * worker has been joined: the reload acknowledgement the workers send. */
 extern uv_async_t *worker_reload_done;
+/* The same for "a worker finished draining". */
+extern uv_async_t *worker_drained;
 
 #endif /* LULL_IO_WORKER_H */

@@ -42,49 +42,7 @@ S1_PID=$SERVER_PID
 start_server s2 "$TP" "$T/authorized" --proxy-protocol --target-proxy-protocol $POLICY
 P2=$SERVER_PORT
 
-# HAProxy cannot bind port 0: try a few free-looking ports, bounded.
-start_haproxy() {
-	_try=0
-	while [ $_try -lt 8 ]; do
-		_try=$((_try + 1))
-		HP=$((20000 + ($$ * 7 + _try * 997) % 40000))
-		ss -ltn "sport = :$HP" | grep -q LISTEN && continue
-		cat >"$T/haproxy.cfg" <<EOF
-global
-    log stdout format raw local0
-defaults
-    mode tcp
-    log global
-    option logasap
-    option redispatch
-    retries 3
-    log-format "hap client=%ci:%cp server=%s"
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-frontend lull_in
-    bind 127.0.0.1:$HP
-    default_backend lull_servers
-backend lull_servers
-    balance roundrobin
-    default-server send-proxy-v2 check check-send-proxy inter 500ms
-    server lull1 127.0.0.1:$P1
-    server lull2 127.0.0.1:$P2
-EOF
-		"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
-		HAP_PID=$!
-		PIDS="$PIDS $HAP_PID"
-		_n=$((30 * SLOW))
-		while [ "$_n" -gt 0 ] && kill -0 "$HAP_PID" 2>/dev/null; do
-			ss -ltn "sport = :$HP" | grep -q LISTEN && return 0
-			sleep 0.1
-			_n=$((_n - 1))
-		done
-		kill -KILL "$HAP_PID" 2>/dev/null
-	done
-	fail "haproxy did not start: $(cat "$T/haproxy.log")"
-}
-start_haproxy
+start_haproxy roundrobin "$P1" "$P2"
 
 # shellcheck disable=SC2086
 # One link per connection, so that HAProxy balances (and sends a PROXY

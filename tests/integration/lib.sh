@@ -173,6 +173,54 @@ stop_pid() {
 	fi
 }
 
+# start_haproxy BALANCE PORT...: a real HAProxy (Debian's haproxy, TCP
+# mode, send-proxy-v2, health checks with a LOCAL header every 500 ms,
+# redispatch) balancing with BALANCE over lull servers lull1, lull2, ... on
+# 127.0.0.1:PORT...; sets HP (its port) and HAP_PID, logs to
+# $T/haproxy.log, one "hap client=ADDR:PORT server=lullN" line per
+# connection.  HAProxy cannot bind port 0: a few free ports are tried.
+start_haproxy() {
+	_bal=$1
+	shift
+	_servers=""
+	_i=0
+	for _p in "$@"; do
+		_i=$((_i + 1))
+		_servers="$_servers    server lull$_i 127.0.0.1:$_p
+"
+	done
+	for _ in 1 2 3 4 5 6 7 8; do
+		HP=$(free_port) || fail "no free port"
+		cat >"$T/haproxy.cfg" <<EOF
+global
+    log stdout format raw local0
+defaults
+    mode tcp
+    log global
+    option logasap
+    option redispatch
+    retries 3
+    log-format "hap client=%ci:%cp server=%s"
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend lull_in
+    bind 127.0.0.1:$HP
+    default_backend lull_servers
+backend lull_servers
+    balance $_bal
+    default-server send-proxy-v2 check check-send-proxy inter 500ms
+$_servers
+EOF
+		"$HAPROXY" -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
+		HAP_PID=$!
+		PIDS="$PIDS $HAP_PID"
+		wait_port "$HP" && kill -0 "$HAP_PID" 2>/dev/null && return 0
+		kill -KILL "$HAP_PID" 2>/dev/null
+	done
+	fail "haproxy did not start: $(cat "$T/haproxy.log")"
+}
+
 it_pass() {
 	echo "PASS"
 	exit 0
