@@ -113,25 +113,15 @@ pass "no header: refused (PROXY_ERR_SIGNATURE)"
 # that round robin puts one on each server).
 start_client linked alice "$HP" $POLICY --threads 1 --links 2
 LINKED_PORT=$CLIENT_PORT
-_n=$((50 * SLOW))
-while [ "$(count "$T/linked.log" "event=handshake_done reason=initial")" -lt 2 ] &&
-	[ "$_n" -gt 0 ]; do
-	sleep 0.1
-	_n=$((_n - 1))
-done
-[ "$_n" -gt 0 ] || fail "the linked client's two links did not come up"
+wait_count "$T/linked.log" "event=handshake_done reason=initial" 2 5 ||
+	fail "the linked client's two links did not come up"
 
 # kill -9 one server: the link it held reconnects through HAProxy to the
 # other, and new connections on either client all succeed.
 kill -KILL "$S1_PID"
 wait_for "$T/linked.log" "event=link_down" 10 || fail "the linked client did not see its link go"
-_n=$((100 * SLOW))
-while [ "$(count "$T/linked.log" "event=handshake_done reason=initial")" -lt 3 ] &&
-	[ "$_n" -gt 0 ]; do
-	sleep 0.1
-	_n=$((_n - 1))
-done
-[ "$_n" -gt 0 ] || fail "the lost link did not come back through HAProxy"
+wait_count "$T/linked.log" "event=handshake_done reason=initial" 3 10 ||
+	fail "the lost link did not come back through HAProxy"
 "$LOAD" --port "$LINKED_PORT" --conns 8 --steps 16K --quiet --timeout $((20 * SLOW)) \
 	>"$T/load3.out" 2>&1 || fail "load over the reconnected links: $(cat "$T/load3.out")"
 pass "kill -9 of s1: its link came back through HAProxy to s2, 8 new streams carried"

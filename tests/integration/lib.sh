@@ -251,6 +251,16 @@ count() {
 	grep -c -- "$2" "$1" 2>/dev/null || true
 }
 
+# wait_count FILE PATTERN N SECONDS: poll until PATTERN occurs N times.
+wait_count() {
+	_n=$(($4 * 10 * SLOW))
+	while [ "$(count "$1" "$2")" -lt "$3" ] && [ "$_n" -gt 0 ]; do
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	[ "$_n" -gt 0 ]
+}
+
 assert_alive() {
 	kill -0 "$SERVER_PID" 2>/dev/null || fail "the server died"
 	kill -0 "$CLIENT_PID" 2>/dev/null || fail "the client died"

@@ -49,13 +49,8 @@ flood_case() {
 	links_pid=$CLIENT_PID
 	start_client new$name alice "$SERVER_PORT" --threads 1 --streams-per-link 1 $HB
 	new_port=$CLIENT_PORT
-	_n=$((100 * SLOW))
-	while [ "$(count "$T/server$name.log" "event=handshake_done reason=initial")" -lt 50 ] &&
-		[ "$_n" -gt 0 ]; do
-		sleep 0.1
-		_n=$((_n - 1))
-	done
-	[ "$_n" -gt 0 ] || fail "$name: the 50 links did not come up"
+	wait_count "$T/server$name.log" "event=handshake_done reason=initial" 50 10 ||
+		fail "$name: the 50 links did not come up"
 	# One stream per link: 4K each way, 5 s idle (two heartbeats acked),
 	# 4K, idle, 4K.
 	"$LOAD" --port "$links_port" --conns 50 --steps 4K,s5000,4K,s5000,4K --seed 3 \
