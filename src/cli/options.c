@@ -205,7 +205,7 @@ static const opt_def opts[] = {
          "SIZE", "auto",
          "Locked memory, left out of core dumps, for keys (rounded up to a power of two, "
          "at least 64K); auto sizes it for the connections the fd limit allows, at most "
-         "64M; 0: off.",
+         "16M; 0: off.",
          NULL},
         {"status", OPT_STR, BOTH, OFF(status), 0, "unix:PATH|HOST:PORT", "off",
          "Serve /metrics (Prometheus), /status (JSON; ?format=text for lull status) and "

@@ -73,7 +73,7 @@
  * out of core dumps: the daemon is not dumpable). */
 #define SECURE_HEAP_BYTES_PER_TUNNEL 2048u
 #define SECURE_HEAP_BYTES_PER_WORKER (1u << 20)
-#define SECURE_HEAP_AUTO_MAX_BYTES   (64u << 20)
+#define SECURE_HEAP_AUTO_MAX_BYTES   (16u << 20)
 #define SECURE_HEAP_AUTO             UINT64_MAX /* --secure-heap not given */
 /* A timer that fires this much after its deadline means the loop did not
  * run for that long (the process was stopped or starved, or a call
