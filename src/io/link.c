@@ -37,7 +37,6 @@
 
 #include "../support/log.h"
 #include "limits.h"
-#include "plain.h"
 #include "proxy_io.h"
 
 typedef struct link {
@@ -374,7 +373,7 @@ static void on_stream_event(void *user, const lull_stream_event *ev)
 	link *l = user;
 	if (ev->type == LULL_STREAM_EV_OPENED) {
 		if (l->env->p->server)
-			plain_open_target(l->env, l, ev->id);
+			l->env->streams->open_target(l->env, l, ev->id);
 		return;
 	}
 	if (ev->type == LULL_STREAM_EV_GOAWAY) {
@@ -393,7 +392,7 @@ static void on_stream_event(void *user, const lull_stream_event *ev)
 		return;
 	}
 	if (ev->stream_user)
-		plain_on_stream_event(ev->stream_user, ev);
+		l->env->streams->stream_event(ev->stream_user, ev);
 	if (ev->type == LULL_STREAM_EV_CLOSED && l->env->h.stream_ended && !l->lull_closed)
 		l->env->h.stream_ended(l->env->h.owner, l);
 }
@@ -464,7 +463,7 @@ static void arm_timer(link *l, uint64_t now)
 			d = e;
 	}
 	if (l->env->p->server && !l->lull_closed) {
-		uint64_t c = plain_next_connect_deadline(l->env, l);
+		uint64_t c = l->env->streams->next_connect_deadline(l->env, l);
 		if (c < d)
 			d = c;
 	}
@@ -595,7 +594,7 @@ static void on_timer(uv_timer_t *h)
 	if (l->lc && !l->lull_closed && now >= lull_conn_next_deadline(l->lc))
 		(void)lull_conn_tick(l->lc, now);
 	if (l->env->p->server && !l->lull_closed)
-		plain_expire_connects(l->env, l, now);
+		l->env->streams->expire_connects(l->env, l, now);
 	kick(l);
 }
 

@@ -69,6 +69,24 @@ typedef struct link_hooks {
 	void (*bytes)(void *owner, struct link *l, int dir, size_t n);
 } link_hooks;
 
+struct link_env;
+
+/*
+ * What a link asks of its streams' sockets (plain.c provides it as
+ * plain_stream_ops; the worker wires it in), so that link.c never names
+ * plain.c: the sockets depend on the link, not the other way round.
+ */
+typedef struct link_stream_ops {
+	/* Server: a peer opened stream id on l: connect its target. */
+	void (*open_target)(struct link_env *env, struct link *l, uint32_t id);
+	/* An event for the stream whose socket is stream_user. */
+	void (*stream_event)(void *stream_user, const lull_stream_event *ev);
+	/* Server: the earliest target-connect deadline of l's streams. */
+	uint64_t (*next_connect_deadline)(const struct link_env *env, const struct link *l);
+	/* Server: give up the target connects of l due at now_ms. */
+	void (*expire_connects)(struct link_env *env, struct link *l, uint64_t now_ms);
+} link_stream_ops;
+
 /* Shared by the links and streams of one loop (the worker embeds it). */
 typedef struct link_env {
 	uv_loop_t *loop;
@@ -76,7 +94,8 @@ typedef struct link_env {
 	const link_params *p;
 	lull_server *srv; /* server role */
 	link_hooks h;
-	struct plain *plains; /* every stream socket, for shutdown */
+	const link_stream_ops *streams; /* required */
+	struct plain *plains;           /* every stream socket, for shutdown */
 	size_t n_plains;
 	size_t n_links;
 	size_t n_connecting; /* plains connecting their target */

@@ -545,3 +545,15 @@ void plain_reset_all(link_env *env)
 		close_reset(p);
 	}
 }
+
+static void stream_event(void *stream_user, const lull_stream_event *ev)
+{
+	plain_on_stream_event(stream_user, ev);
+}
+
+const link_stream_ops plain_stream_ops = {
+        .open_target = plain_open_target,
+        .stream_event = stream_event,
+        .next_connect_deadline = plain_next_connect_deadline,
+        .expire_connects = plain_expire_connects,
+};

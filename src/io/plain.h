@@ -35,6 +35,9 @@ void plain_on_stream_event(plain *p, const lull_stream_event *ev);
 void plain_expire_connects(link_env *env, struct link *l, uint64_t now_ms);
 uint64_t plain_next_connect_deadline(const link_env *env, const struct link *l);
 
+/* The four above, as the link calls them (link_env.streams). */
+extern const link_stream_ops plain_stream_ops;
+
 /* Daemon stopping: reset every stream socket still open. */
 void plain_reset_all(link_env *env);
 

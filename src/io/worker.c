@@ -782,6 +782,7 @@ static void env_init(worker *w)
 	w->env.loop = &w->loop;
 	w->env.readbuf = w->readbuf;
 	w->env.p = lp;
+	w->env.streams = &plain_stream_ops;
 	w->env.srv = w->srv;
 	w->env.h = (link_hooks){
 	        .owner = w,

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "daemon.h"
+#include "params.h"
 #include "linkstat.h"
 #include "link.h"
 #include "plain.h"
