@@ -57,7 +57,13 @@ lull_err conn_out_reserve(lull_conn *c, size_t n)
 		if (c->out_cap - c->out_len >= n)
 			return LULL_OK;
 	}
+	/* A fresh buffer is sized to what is asked (the stream layer asks for
+	 * a whole batch of frames at once): a power of two above it could
+	 * cross malloc's mmap threshold, and the buffer is freed whenever it
+	 * empties. */
 	size_t cap = c->out_cap ? c->out_cap : CONN_OUTPUT_INITIAL_BYTES;
+	if (!c->out_cap && cap < n)
+		cap = n;
 	while (cap - c->out_len < n)
 		cap *= 2;
 	uint8_t *grown = realloc(c->out_buf, cap);

@@ -189,6 +189,12 @@ lull_err conn_want_rekey(lull_conn *c, uint64_t now_ms, lull_rekey_reason reason
 /* Seal what is held as far as the policy allows; close if finishing. */
 lull_err conn_flush_held(lull_conn *c, uint64_t now_ms);
 
+/* One message given in pieces (the stream layer's frame header and the
+ * application's bytes, where they are): lull_conn_send without first
+ * copying them together.  Same results as lull_conn_send. */
+#define CONN_PARTS_MAX 8u
+lull_err conn_send_parts(lull_conn *c, uint64_t now_ms, const crypto_part *parts, size_t n);
+
 /* Client: a heartbeat on the grid, or a retry of an unacked one. */
 lull_err conn_send_heartbeat(lull_conn *c, uint64_t now_ms);
 

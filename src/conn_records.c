@@ -31,8 +31,38 @@
 
 /* ---- Application data --------------------------------------------------- */
 
-/* Encrypt one whole message into the output as DATA fragments. */
-static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
+static size_t pieces_len(const crypto_part *p, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += p[i].len;
+	return len;
+}
+
+/* The parts of the next chunk bytes of the message's n pieces, from piece
+ * *i at *off on, into rec (at most CONN_PARTS_MAX); returns how many. */
+static size_t pieces_take(const crypto_part *p, size_t n, size_t *i, size_t *off, size_t chunk,
+                          crypto_part rec[CONN_PARTS_MAX])
+{
+	size_t n_rec = 0;
+	for (size_t done = 0; done < chunk;) {
+		while (*i < n && *off == p[*i].len) {
+			(*i)++;
+			*off = 0;
+		}
+		size_t k = p[*i].len - *off;
+		if (k > chunk - done)
+			k = chunk - done;
+		rec[n_rec++] = (crypto_part){.data = p[*i].data + *off, .len = k};
+		done += k;
+		*off += k;
+	}
+	return n_rec;
+}
+
+/* Encrypt one whole message into the output as DATA fragments, each
+ * sealed from the parts of the pieces it spans: no copy first. */
+static lull_err seal_message(lull_conn *c, const crypto_part *pieces, size_t n_pieces, size_t len)
 {
 	size_t n_records = len == 0 ? 1
 	                            : (len + WIRE_RECORD_PAYLOAD_MAX_BYTES - 1) /
@@ -40,7 +70,7 @@ static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
 	lull_err err = conn_out_reserve(c, len + n_records * WIRE_RECORD_OVERHEAD_BYTES);
 	if (err != LULL_OK)
 		return err;
-	size_t off = 0;
+	size_t off = 0, pi = 0, poff = 0;
 	do {
 		size_t chunk = len - off;
 		uint8_t flags = 0;
@@ -48,8 +78,10 @@ static lull_err seal_message(lull_conn *c, const uint8_t *msg, size_t len)
 			chunk = WIRE_RECORD_PAYLOAD_MAX_BYTES;
 			flags = WIRE_FLAG_MORE;
 		}
-		err = record_seal(&c->tx, WIRE_DATA, flags, msg + off, chunk,
-		                  c->out_buf + c->out_len);
+		crypto_part rec[CONN_PARTS_MAX];
+		size_t n_rec = pieces_take(pieces, n_pieces, &pi, &poff, chunk, rec);
+		err = record_seal_parts(&c->tx, WIRE_DATA, flags, rec, n_rec,
+		                        c->out_buf + c->out_len);
 		if (err != LULL_OK)
 			return err;
 		c->out_len += WIRE_RECORD_OVERHEAD_BYTES + chunk;
@@ -97,9 +129,10 @@ static lull_err conn_check_send(lull_conn *c, uint64_t now_ms, size_t len, bool 
 }
 
 /* Seal a message the policy allowed, then count it. */
-static lull_err conn_send_now(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len)
+static lull_err conn_send_now(lull_conn *c, uint64_t now_ms, const crypto_part *pieces, size_t n,
+                              size_t len)
 {
-	lull_err err = seal_message(c, msg, len);
+	lull_err err = seal_message(c, pieces, n, len);
 	if (err != LULL_OK)
 		return conn_fail(c, now_ms, err, LULL_CLOSE_INTERNAL_ERROR);
 	if (policy_on_sent(&c->pol, &c->agreed, now_ms, len))
@@ -124,7 +157,8 @@ lull_err conn_flush_held(lull_conn *c, uint64_t now_ms)
 		if (!c->held_head)
 			c->held_tail = NULL;
 		c->held_bytes -= m->len;
-		err = conn_send_now(c, now_ms, m->data, m->len);
+		crypto_part whole = {.data = m->data, .len = m->len};
+		err = conn_send_now(c, now_ms, &whole, 1, m->len);
 		crypto_wipe(m->data, m->len);
 		free(m);
 		if (err != LULL_OK)
@@ -135,7 +169,7 @@ lull_err conn_flush_held(lull_conn *c, uint64_t now_ms)
 	return LULL_OK;
 }
 
-static lull_err hold_message(lull_conn *c, const uint8_t *msg, size_t len)
+static lull_err hold_message(lull_conn *c, const crypto_part *pieces, size_t n, size_t len)
 {
 	if (c->held_bytes > 0 && c->held_bytes + len > LULL_SEND_BUFFER_BYTES)
 		return LULL_ERR_WOULD_BLOCK;
@@ -144,8 +178,9 @@ static lull_err hold_message(lull_conn *c, const uint8_t *msg, size_t len)
 		return LULL_ERR_NOMEM;
 	m->next = NULL;
 	m->len = len;
-	if (len)
-		memcpy(m->data, msg, len);
+	for (size_t i = 0, at = 0; i < n; at += pieces[i].len, i++)
+		if (pieces[i].len)
+			memcpy(m->data + at, pieces[i].data, pieces[i].len);
 	if (c->held_tail)
 		c->held_tail->next = m;
 	else
@@ -155,13 +190,17 @@ static lull_err hold_message(lull_conn *c, const uint8_t *msg, size_t len)
 	return LULL_OK;
 }
 
-lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len)
+lull_err conn_send_parts(lull_conn *c, uint64_t now_ms, const crypto_part *pieces, size_t n)
 {
-	lull_err err = conn_check_call(c, msg || !len);
+	bool args_ok = (pieces || n == 0) && n <= CONN_PARTS_MAX;
+	for (size_t i = 0; args_ok && i < n; i++)
+		args_ok = pieces[i].data || !pieces[i].len;
+	lull_err err = conn_check_call(c, args_ok);
 	if (err != LULL_OK)
 		return err;
 	if (c->finishing)
 		return LULL_ERR_STATE;
+	size_t len = pieces_len(pieces, n);
 	if (len > c->agreed.max_message_bytes)
 		return LULL_ERR_MESSAGE_TOO_LARGE;
 	if (lull_conn_output_pending(c) > LULL_SEND_BUFFER_BYTES)
@@ -171,9 +210,16 @@ lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_
 	if (!c->held_head)
 		err = conn_check_send(c, now_ms, len, &may_send);
 	if (err == LULL_OK)
-		err = may_send ? conn_send_now(c, now_ms, msg, len) : hold_message(c, msg, len);
+		err = may_send ? conn_send_now(c, now_ms, pieces, n, len)
+		               : hold_message(c, pieces, n, len);
 	conn_release_contexts(c);
 	return err;
+}
+
+lull_err lull_conn_send(lull_conn *c, uint64_t now_ms, const uint8_t *msg, size_t len)
+{
+	crypto_part whole = {.data = msg, .len = len};
+	return conn_send_parts(c, now_ms, &whole, 1);
 }
 
 static void reassembly_discard(lull_conn *c)

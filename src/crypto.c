@@ -20,6 +20,8 @@
  *    path, except those a crypto_dh_key handle owns: they are freed with the
  *    handle's last reference, and only then.
  */
+/* explicit_bzero (glibc, musl, the BSDs) sits behind _DEFAULT_SOURCE. */
+#define _DEFAULT_SOURCE
 #include "crypto.h"
 
 #include <limits.h>
@@ -499,7 +501,7 @@ static void noise_nonce(crypto_aead_alg alg, uint64_t n, uint8_t iv[CRYPTO_AEAD_
  * zero skips the update so a NULL pointer never meets arithmetic.
  */
 static bool aead_begin(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv, const uint8_t *ad,
-                       size_t ad_len, const uint8_t *in, size_t len, uint8_t *out)
+                       size_t ad_len, const crypto_part *in, size_t n_in, uint8_t *out)
 {
 	int outl = 0;
 
@@ -507,20 +509,29 @@ static bool aead_begin(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv, const ui
 		return false;
 	if (ad_len > 0 && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)ad_len) != 1)
 		return false;
-	if (len > 0) {
-		if (EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1 || (size_t)outl != len)
+	for (size_t i = 0; i < n_in; i++) {
+		if (in[i].len == 0)
+			continue;
+		if (EVP_CipherUpdate(ctx, out, &outl, in[i].data, (int)in[i].len) != 1 ||
+		    (size_t)outl != in[i].len)
 			return false;
+		out += in[i].len;
 	}
 	return true;
 }
 
-lull_err crypto_aead_seal_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
-                             const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
-                             uint8_t *out)
+static lull_err aead_seal(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES], const uint8_t *ad,
+                          size_t ad_len, const crypto_part *parts, size_t n_parts, uint8_t *out)
 {
+	size_t pt_len = 0;
 	if (a == NULL || iv == NULL || out == NULL || (ad == NULL && ad_len > 0) ||
-	    (pt == NULL && pt_len > 0) || ad_len > INT_MAX || pt_len > INT_MAX)
+	    (parts == NULL && n_parts > 0) || ad_len > INT_MAX)
 		return LULL_ERR_INVALID_ARG;
+	for (size_t i = 0; i < n_parts; i++) {
+		if ((parts[i].data == NULL && parts[i].len > 0) || parts[i].len > INT_MAX - pt_len)
+			return LULL_ERR_INVALID_ARG;
+		pt_len += parts[i].len;
+	}
 	if (a->ctx == NULL)
 		return LULL_ERR_STATE;
 
@@ -533,7 +544,7 @@ lull_err crypto_aead_seal_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYT
 	        OSSL_PARAM_construct_end(),
 	};
 
-	if (!aead_begin(ctx, 1, iv, ad, ad_len, pt, pt_len, out) ||
+	if (!aead_begin(ctx, 1, iv, ad, ad_len, parts, n_parts, out) ||
 	    EVP_CipherFinal_ex(ctx, tail, &outl) != 1 || outl != 0 ||
 	    EVP_CIPHER_CTX_get_params(ctx, get_tag) != 1) {
 		/* Half a ciphertext under this nonce is keystream an attacker
@@ -543,6 +554,16 @@ lull_err crypto_aead_seal_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYT
 		return LULL_ERR_CRYPTO;
 	}
 	return LULL_OK;
+}
+
+lull_err crypto_aead_seal_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
+                             const uint8_t *ad, size_t ad_len, const uint8_t *pt, size_t pt_len,
+                             uint8_t *out)
+{
+	if (pt == NULL && pt_len > 0)
+		return LULL_ERR_INVALID_ARG;
+	crypto_part whole = {.data = pt, .len = pt_len};
+	return aead_seal(a, iv, ad, ad_len, &whole, 1, out);
 }
 
 lull_err crypto_aead_open_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYTES],
@@ -571,7 +592,8 @@ lull_err crypto_aead_open_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYT
 	        OSSL_PARAM_construct_end(),
 	};
 
-	if (aead_begin(ctx, 0, iv, ad, ad_len, ct, pt_len, out) &&
+	crypto_part body = {.data = ct, .len = pt_len};
+	if (aead_begin(ctx, 0, iv, ad, ad_len, &body, 1, out) &&
 	    EVP_CIPHER_CTX_set_params(ctx, set_tag) == 1 &&
 	    EVP_CipherFinal_ex(ctx, tail, &outl) == 1 && outl == 0)
 		return LULL_OK;
@@ -593,6 +615,17 @@ lull_err crypto_aead_seal(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t 
 		return LULL_ERR_INVALID_ARG;
 	noise_nonce(a->alg, n, iv);
 	return crypto_aead_seal_iv(a, iv, ad, ad_len, pt, pt_len, out);
+}
+
+lull_err crypto_aead_seal_parts(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
+                                const crypto_part *parts, size_t n_parts, uint8_t *out)
+{
+	uint8_t iv[CRYPTO_AEAD_IV_BYTES];
+
+	if (a == NULL)
+		return LULL_ERR_INVALID_ARG;
+	noise_nonce(a->alg, n, iv);
+	return aead_seal(a, iv, ad, ad_len, parts, n_parts, out);
 }
 
 lull_err crypto_aead_open(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
@@ -799,8 +832,11 @@ bool crypto_is_zero(const uint8_t *p, size_t len)
 
 void crypto_wipe(void *p, size_t len)
 {
+	/* explicit_bzero: a memset the compiler may not elide, at memset's
+	 * speed; OPENSSL_cleanse stores 8 bytes a turn, and the record layer
+	 * wipes every plaintext it handled. */
 	if (p != NULL && len > 0)
-		OPENSSL_cleanse(p, len);
+		explicit_bzero(p, len);
 }
 
 /* ---- Memory for secrets ------------------------------------------------- */

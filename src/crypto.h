@@ -152,6 +152,16 @@ void crypto_aead_free(crypto_aead *a);
 lull_err crypto_aead_seal(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
                           const uint8_t *pt, size_t pt_len, uint8_t *out);
 
+/* A plaintext given in parts, sealed as if they were one buffer: the
+ * stream layer's frame header and the application's bytes, where they
+ * lie, without copying them together first. */
+typedef struct crypto_part {
+	const uint8_t *data;
+	size_t len;
+} crypto_part;
+lull_err crypto_aead_seal_parts(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
+                                const crypto_part *parts, size_t n_parts, uint8_t *out);
+
 /*
  * out = plaintext of ct (ct_len includes the tag; ct_len >= 16 or
  * LULL_ERR_DECRYPT).  out may equal ct.  On failure out is wiped and
@@ -206,7 +216,7 @@ bool crypto_equal(const uint8_t *a, const uint8_t *b, size_t len);
 /* Constant-time test that len bytes are all zero. */
 bool crypto_is_zero(const uint8_t *p, size_t len);
 
-/* Overwrite len bytes so the compiler cannot elide it (OPENSSL_cleanse). */
+/* Overwrite len bytes so the compiler cannot elide it (explicit_bzero). */
 void crypto_wipe(void *p, size_t len);
 
 /*

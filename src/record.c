@@ -107,11 +107,14 @@ static lull_err record_key_context(record_key *k)
 	return k->aead.ctx ? LULL_OK : crypto_aead_init(&k->aead, k->alg, k->key);
 }
 
-lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *pt, size_t pt_len,
-                     uint8_t *out)
+lull_err record_seal_parts(record_key *k, uint8_t type, uint8_t flags, const crypto_part *parts,
+                           size_t n_parts, uint8_t *out)
 {
 	if (!k->live)
 		return LULL_ERR_STATE;
+	size_t pt_len = 0;
+	for (size_t i = 0; i < n_parts; i++)
+		pt_len += parts[i].len;
 	if (pt_len > WIRE_RECORD_PAYLOAD_MAX_BYTES)
 		return LULL_ERR_INVALID_ARG;
 	if (k->seq == UINT64_MAX)
@@ -122,12 +125,19 @@ lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *
 	size_t body = WIRE_EPOCH_BYTES + pt_len + CRYPTO_AEAD_TAG_BYTES;
 	wire_header_write(out, type, flags, (uint16_t)body);
 	wire_put_u32(out + WIRE_HEADER_BYTES, k->epoch);
-	err = crypto_aead_seal(&k->aead, k->seq, out, WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES, pt,
-	                       pt_len, out + WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES);
+	err = crypto_aead_seal_parts(&k->aead, k->seq, out, WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES,
+	                             parts, n_parts, out + WIRE_HEADER_BYTES + WIRE_EPOCH_BYTES);
 	if (err != LULL_OK)
 		return err;
 	k->seq++;
 	return LULL_OK;
+}
+
+lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *pt, size_t pt_len,
+                     uint8_t *out)
+{
+	crypto_part whole = {.data = pt, .len = pt_len};
+	return record_seal_parts(k, type, flags, &whole, 1, out);
 }
 
 lull_err record_open(record_key *k, const wire_header *h, const uint8_t *frame, uint8_t *out,

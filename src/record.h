@@ -79,6 +79,9 @@ static inline bool record_key_holds_context(const record_key *k)
  */
 lull_err record_seal(record_key *k, uint8_t type, uint8_t flags, const uint8_t *pt, size_t pt_len,
                      uint8_t *out);
+/* The same with the plaintext given in parts (none overlapping out). */
+lull_err record_seal_parts(record_key *k, uint8_t type, uint8_t flags, const crypto_part *parts,
+                           size_t n_parts, uint8_t *out);
 
 /* The epoch a record frame claims (frame = header + body, body >= 4 bytes). */
 static inline uint32_t record_frame_epoch(const uint8_t *frame)

@@ -85,6 +85,60 @@ static void test_message_sizes(void)
 	pair_free(&p);
 }
 
+/* A message given in parts (conn_send_parts, the stream layer's path)
+ * arrives as the one message they make, whether sealed at once or held
+ * until the keys are ready, across record boundaries and empty parts. */
+static void test_message_in_parts(void)
+{
+	const size_t R = WIRE_RECORD_PAYLOAD_MAX_BYTES;
+	static uint8_t msg[3 * WIRE_RECORD_PAYLOAD_MAX_BYTES + 100];
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 3);
+	const size_t cuts[][5] = {
+	        {5, R - 5, 0, 0, 0},          /* a stream frame: header + chunk, one record */
+	        {5, R, 0, 0, 0},              /* one byte over a record */
+	        {1, 0, R - 1, 2, 2 * R + 96}, /* an empty part; cuts at record boundaries */
+	        {3 * R + 100, 0, 0, 0, 0},    /* one part */
+	};
+	for (int held = 0; held < 2; held++) {
+		for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+			pair p;
+			pair_init(&p);
+			if (!held)
+				pair_connect(&p);
+			else {
+				CHECK_OK(lull_conn_start(p.server.conn, p.now));
+				CHECK_OK(lull_conn_start(p.client.conn, p.now));
+			}
+			crypto_part parts[5];
+			size_t len = 0;
+			for (size_t j = 0; j < 5; j++) {
+				parts[j] = (crypto_part){.data = msg + len, .len = cuts[i][j]};
+				len += cuts[i][j];
+			}
+			unsigned before = p.server.n_messages;
+			CHECK_OK(conn_send_parts(p.client.conn, p.now, parts, 5));
+			pair_pump(&p);
+			CHECK(p.server.n_messages == before + 1);
+			CHECK(p.server.last_message_len == len);
+			CHECK(len == 0 || memcmp(p.server.last_message, msg, len) == 0);
+			pair_free(&p);
+		}
+	}
+	pair p;
+	pair_init(&p);
+	pair_connect(&p);
+	crypto_part too_many[CONN_PARTS_MAX + 1];
+	for (size_t j = 0; j < CONN_PARTS_MAX + 1; j++)
+		too_many[j] = (crypto_part){.data = msg, .len = 1};
+	CHECK_ERR(conn_send_parts(p.client.conn, p.now, too_many, CONN_PARTS_MAX + 1),
+	          LULL_ERR_INVALID_ARG);
+	crypto_part missing[2] = {{.data = msg, .len = 1}, {.data = NULL, .len = 4}};
+	CHECK_ERR(conn_send_parts(p.client.conn, p.now, missing, 2), LULL_ERR_INVALID_ARG);
+	CHECK(lull_conn_output_pending(p.client.conn) == 0);
+	pair_free(&p);
+}
+
 /* A receiver refuses a message over its max_message without buffering it,
  * even when the sender's limit was higher. */
 static void test_receiver_refuses_oversize(void)
@@ -861,6 +915,7 @@ int main(void)
 {
 	test_handshake_frames_and_events();
 	test_message_sizes();
+	test_message_in_parts();
 	test_receiver_refuses_oversize();
 	test_unknown_client();
 	test_wrong_psk();

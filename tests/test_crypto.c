@@ -701,6 +701,42 @@ static void test_aead_round_trips(crypto_aead_alg alg)
 	crypto_aead_free(&a);
 }
 
+/* A plaintext in parts seals to exactly the bytes of the whole, whatever
+ * the cut (empty parts, a part per byte, cuts inside a 16-byte block). */
+static void test_aead_seal_parts(crypto_aead_alg alg)
+{
+	static uint8_t pt[BIG_LEN], whole[BIG_LEN + 16], parted[BIG_LEN + 16], back[BIG_LEN];
+	uint8_t key[32], ad[8];
+	crypto_aead a = {0};
+	CHECK_OK(crypto_random(key, sizeof(key)));
+	CHECK_OK(crypto_random(ad, sizeof(ad)));
+	CHECK_OK(crypto_random(pt, sizeof(pt)));
+	CHECK_OK(crypto_aead_init(&a, alg, key));
+	static const size_t cuts[][4] = {
+	        {5, BIG_LEN - 5, 0, 0},        {0, 1, 1, BIG_LEN - 2}, {BIG_LEN, 0, 0, 0},
+	        {17, 3, 4000, BIG_LEN - 4020}, {BIG_LEN - 1, 1, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		crypto_part parts[4];
+		size_t at = 0;
+		for (size_t j = 0; j < 4; j++) {
+			parts[j] = (crypto_part){.data = pt + at, .len = cuts[i][j]};
+			at += cuts[i][j];
+		}
+		CHECK(at == BIG_LEN);
+		CHECK_OK(crypto_aead_seal(&a, 40 + i, ad, sizeof(ad), pt, sizeof(pt), whole));
+		CHECK_OK(crypto_aead_seal_parts(&a, 40 + i, ad, sizeof(ad), parts, 4, parted));
+		CHECK_MEM(parted, whole, sizeof(whole));
+		CHECK_OK(
+		        crypto_aead_open(&a, 40 + i, ad, sizeof(ad), parted, sizeof(parted), back));
+		CHECK_MEM(back, pt, sizeof(pt));
+	}
+	/* A part with no bytes behind it is refused, not read. */
+	crypto_part bad[2] = {{.data = pt, .len = 3}, {.data = NULL, .len = 1}};
+	CHECK_ERR(crypto_aead_seal_parts(&a, 50, NULL, 0, bad, 2, parted), LULL_ERR_INVALID_ARG);
+	crypto_aead_free(&a);
+}
+
 static void test_aead_failures(crypto_aead_alg alg)
 {
 	uint8_t key[32], other_key[32], ad[13], pt[40], ct[40 + 16], bad[40 + 16], out[40];
@@ -1142,6 +1178,8 @@ int main(void)
 	test_aead_nonce_encoding();
 	test_aead_round_trips(CRYPTO_AEAD_AESGCM);
 	test_aead_round_trips(CRYPTO_AEAD_CHACHAPOLY);
+	test_aead_seal_parts(CRYPTO_AEAD_AESGCM);
+	test_aead_seal_parts(CRYPTO_AEAD_CHACHAPOLY);
 	test_aead_failures(CRYPTO_AEAD_AESGCM);
 	test_aead_failures(CRYPTO_AEAD_CHACHAPOLY);
 	test_aead_lifecycle();
