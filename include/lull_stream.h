@@ -44,6 +44,11 @@ extern "C" {
 #define LULL_STREAM_WINDOW_LIMIT_BYTES   (1u << 30)   /* any window, any config: beyond = error */
 #define LULL_STREAM_DEFAULT_MAX_STREAMS  1024u        /* concurrent streams per link */
 #define LULL_STREAM_MAX_STREAMS_LIMIT    (1u << 20)
+/* A window also doubles when credit falls due again this soon after the
+ * last credit: the stream moves half a window in less than this, so the
+ * window, not the consumer, bounds it, and larger windows mean fewer
+ * WINDOW frames (each a record and a wake-up at the sender). */
+#define LULL_STREAM_WINDOW_GROW_MS 20u
 /* Sum of the receive windows a link may grant beyond the streams' initial
  * ones: what window growth may add, link-wide. */
 #define LULL_STREAM_DEFAULT_LINK_WINDOW_BYTES (64u << 20)

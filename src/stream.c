@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "wire.h"
 
 static void link_closed_now(lull_mux *m);
@@ -371,15 +372,21 @@ static bool engine_full(const lull_mux *m)
 }
 
 /* LULL_OK, LULL_ERR_WOULD_BLOCK (try later) or a link failure. */
-static lull_err send_frame(lull_mux *m, uint64_t now, const uint8_t *frame, size_t len)
+static lull_err send_pieces(lull_mux *m, uint64_t now, const crypto_part *pieces, size_t n)
 {
-	lull_err err = lull_conn_send(m->conn, now, frame, len);
+	lull_err err = conn_send_parts(m->conn, now, pieces, n);
 	if (err == LULL_OK || err == LULL_ERR_WOULD_BLOCK)
 		return err;
 	/* A frame the link could not carry would leave a gap in a stream. */
 	if (err != LULL_ERR_CLOSED)
 		lull_conn_close(m->conn, now, LULL_CLOSE_INTERNAL_ERROR);
 	return err;
+}
+
+static lull_err send_frame(lull_mux *m, uint64_t now, const uint8_t *frame, size_t len)
+{
+	crypto_part whole = {.data = frame, .len = len};
+	return send_pieces(m, now, &whole, 1);
 }
 
 static lull_err send_control(lull_mux *m, uint64_t now, lull_stream_frame_type type, uint32_t id,
@@ -402,22 +409,23 @@ static size_t chunk_limit(const lull_mux *m)
 	return n < LULL_STREAM_CHUNK_BYTES ? n : LULL_STREAM_CHUNK_BYTES;
 }
 
-/* Up to one chunk of s's queue as one DATA frame. */
+/* Up to one chunk of s's queue as one DATA frame, sealed from the queue
+ * where it lies (a frame takes at most CONN_PARTS_MAX - 1 chunks). */
 static lull_err send_data(lull_mux *m, uint64_t now, mux_stream *s)
 {
-	uint8_t frame[LULL_STREAM_FRAME_MAX_BYTES];
+	uint8_t head[LULL_STREAM_HEADER_BYTES];
 	stream_frame f = {.type = LULL_STREAM_DATA, .id = s->id};
-	size_t h = stream_frame_write_header(&f, frame);
-	size_t cap = chunk_limit(m), n = 0;
-	for (stream_chunk *c = s->q_head; c && n < cap; c = c->next) {
+	crypto_part pieces[CONN_PARTS_MAX];
+	pieces[0] = (crypto_part){.data = head, .len = stream_frame_write_header(&f, head)};
+	size_t np = 1, cap = chunk_limit(m), n = 0;
+	for (stream_chunk *c = s->q_head; c && n < cap && np < CONN_PARTS_MAX; c = c->next) {
 		size_t k = c->len - c->off;
 		if (k > cap - n)
 			k = cap - n;
-		memcpy(frame + h + n, c->data + c->off, k);
+		pieces[np++] = (crypto_part){.data = c->data + c->off, .len = k};
 		n += k;
 	}
-	lull_err err = send_frame(m, now, frame, h + n);
-	lull_wipe(frame + h, n);
+	lull_err err = send_pieces(m, now, pieces, np);
 	if (err != LULL_OK)
 		return err;
 	s->send_credit -= n;
@@ -439,6 +447,59 @@ static lull_err send_data(lull_mux *m, uint64_t now, mux_stream *s)
 		free(c);
 	}
 	return LULL_OK;
+}
+
+/* Room in the engine's output, at once, for the DATA frames carrying up
+ * to data_bytes (as much as the engine takes before it is full): one
+ * allocation instead of a copy per doubling as the frames go in.  A
+ * failure is left to the sends that follow, which report it. */
+static void reserve_output(lull_mux *m, size_t data_bytes)
+{
+	size_t pending = lull_conn_output_pending(m->conn);
+	if (pending >= LULL_STREAM_ENGINE_QUEUE_BYTES)
+		return;
+	size_t cap = chunk_limit(m), limit = LULL_STREAM_ENGINE_QUEUE_BYTES - pending + cap;
+	if (data_bytes > limit)
+		data_bytes = limit;
+	size_t frames = (data_bytes + cap - 1) / cap;
+	(void)conn_out_reserve(m->conn, data_bytes + frames * (LULL_STREAM_HEADER_BYTES +
+	                                                       WIRE_RECORD_OVERHEAD_BYTES));
+}
+
+/* lull_mux_write's fast path: while nothing else waits to be sent (no
+ * stream in the ring, no RESET or GOAWAY due: the round-robin has nobody
+ * to be fair to) and the engine has room, DATA frames are sealed straight
+ * from the caller's bytes, without a copy in the stream's queue.  Returns
+ * the bytes sent (counted against s's credit); *err is set on a link
+ * failure only. */
+static size_t send_direct(lull_mux *m, uint64_t now, mux_stream *s, const uint8_t *data, size_t len,
+                          lull_err *err)
+{
+	*err = LULL_OK;
+	if (m->ring || m->flushing || m->closed || m->goaway_due || m->resets_head ||
+	    s->queued > 0 || s->open_due || !lull_conn_is_open(m->conn) ||
+	    lull_conn_max_message(m->conn) < STREAM_MIN_MAX_MESSAGE_BYTES)
+		return 0;
+	uint8_t head[LULL_STREAM_HEADER_BYTES];
+	stream_frame f = {.type = LULL_STREAM_DATA, .id = s->id};
+	size_t hlen = stream_frame_write_header(&f, head), cap = chunk_limit(m), sent = 0;
+	reserve_output(m, len);
+	while (sent < len && !engine_full(m)) {
+		size_t k = len - sent < cap ? len - sent : cap;
+		crypto_part pieces[2] = {{.data = head, .len = hlen},
+		                         {.data = data + sent, .len = k}};
+		lull_err e = send_pieces(m, now, pieces, 2);
+		if (e == LULL_ERR_WOULD_BLOCK)
+			break;
+		if (e != LULL_OK) {
+			*err = e;
+			break;
+		}
+		s->send_credit -= k;
+		s->bytes_out += k;
+		sent += k;
+	}
+	return sent;
 }
 
 /* One visit: the stream's control frames and at most one DATA chunk.
@@ -561,6 +622,8 @@ lull_err lull_mux_flush(lull_mux *m, uint64_t now_ms)
 		m->n_resets--;
 		free(r);
 	}
+	if (err == LULL_OK && m->ring && m->queued > 0)
+		reserve_output(m, m->queued);
 	while (err == LULL_OK && m->ring && !engine_full(m)) {
 		mux_stream *s = m->ring;
 		err = visit(m, now_ms, s);
@@ -793,21 +856,28 @@ lull_err lull_mux_write(lull_mux *m, uint64_t now_ms, uint32_t id, const uint8_t
 		}
 		return len > 0 ? LULL_ERR_WOULD_BLOCK : LULL_OK;
 	}
-	stream_chunk *c = malloc(sizeof(*c) + n);
-	if (!c)
-		return LULL_ERR_NOMEM;
-	c->next = NULL;
-	c->len = n;
-	c->off = 0;
-	memcpy(c->data, data, n);
-	if (s->q_tail)
-		s->q_tail->next = c;
-	else
-		s->q_head = c;
-	s->q_tail = c;
-	s->queued += n;
-	m->queued += n;
-	*taken = n;
+	size_t direct = send_direct(m, now_ms, s, data, n, &err);
+	*taken = direct;
+	if (err != LULL_OK)
+		return err;
+	if (direct < n) {
+		size_t rest = n - direct;
+		stream_chunk *c = malloc(sizeof(*c) + rest);
+		if (!c)
+			return direct ? flush_after(m, now_ms) : LULL_ERR_NOMEM;
+		c->next = NULL;
+		c->len = rest;
+		c->off = 0;
+		memcpy(c->data, data + direct, rest);
+		if (s->q_tail)
+			s->q_tail->next = c;
+		else
+			s->q_head = c;
+		s->q_tail = c;
+		s->queued += rest;
+		m->queued += rest;
+		*taken = n;
+	}
 	if (room_of(m, s) == 0) {
 		s->blocked = true;
 		if (m->queued >= m->cfg.link_send_bytes)
@@ -860,11 +930,15 @@ lull_err lull_mux_consumed(lull_mux *m, uint64_t now_ms, uint32_t id, size_t n)
 	if (s->fin_received)
 		return LULL_OK; /* the peer sends no more: no credit needed */
 	uint64_t announced = s->limit_sent + s->credit_due;
-	/* Grow when the peer had used its whole window and the consumer has
-	 * taken all of it: the window, not the consumer, was what held the
-	 * stream back.  Within the link's budget only. */
-	if (s->bytes_in >= s->limit_sent && s->consumed == s->bytes_in &&
-	    s->window < m->cfg.max_window) {
+	uint64_t target = s->consumed + s->window;
+	bool due = target > announced && target - announced >= s->window / 2;
+	/* Grow when the window, not the consumer, held the stream back: the
+	 * peer had used all of it and the consumer has taken all of it, or
+	 * half a window went through within LULL_STREAM_WINDOW_GROW_MS.
+	 * Within the link's budget only. */
+	bool window_bound = s->bytes_in >= s->limit_sent && s->consumed == s->bytes_in;
+	bool fast = due && s->credited && now_ms - s->credit_ms < LULL_STREAM_WINDOW_GROW_MS;
+	if ((window_bound || fast) && s->window < m->cfg.max_window) {
 		uint64_t grow = s->window;
 		if (grow > m->cfg.max_window - s->window)
 			grow = m->cfg.max_window - s->window;
@@ -873,10 +947,12 @@ lull_err lull_mux_consumed(lull_mux *m, uint64_t now_ms, uint32_t id, size_t n)
 			m->window_extra += grow;
 		}
 	}
-	uint64_t target = s->consumed + s->window;
+	target = s->consumed + s->window;
 	/* Credit in batches of half a window: fewer WINDOW frames. */
 	if (target > announced && target - announced >= s->window / 2) {
 		s->credit_due += (uint32_t)(target - announced);
+		s->credit_ms = now_ms;
+		s->credited = true;
 		schedule(m, s);
 		return flush_after(m, now_ms);
 	}

@@ -65,8 +65,10 @@ typedef struct mux_stream {
 	uint64_t consumed;   /* taken by the consumer */
 	uint64_t limit_sent; /* what the peer may send: initial + increments sent */
 	uint32_t credit_due; /* increment decided but not yet sent */
-	bool open_due;       /* our OPEN not yet handed to the engine */
-	bool fin_wanted;     /* lull_mux_shutdown: FIN after the queue */
+	uint64_t credit_ms;  /* when credit last fell due (credited: once it did) */
+	bool credited;
+	bool open_due;   /* our OPEN not yet handed to the engine */
+	bool fin_wanted; /* lull_mux_shutdown: FIN after the queue */
 	bool fin_sent;
 	bool fin_received;
 	bool in_ring;

@@ -201,6 +201,34 @@ static void test_window_exhaustion_and_refill(void)
 	mp_delete(mp);
 }
 
+/* A stream that never exhausts its window, the consumer keeping up: the
+ * window doubles while credit falls due within LULL_STREAM_WINDOW_GROW_MS
+ * of the last (fewer WINDOW frames at speed), and stays as it is when
+ * credit comes slower than that. */
+static void test_window_grows_with_rate(void)
+{
+	for (int slow = 0; slow < 2; slow++) {
+		mux_pair *mp = mp_new(NULL, NULL, NULL, NULL);
+		uint32_t id = open_stream(mp);
+		mp_pump(mp);
+		uint64_t off = 0, total = 32u << 20;
+		while (off < total) {
+			uint64_t before = off;
+			mp_write_pattern(mp, &mp->client, id, &off, off + (64u << 10));
+			CHECK(off == before + (64u << 10)); /* the window never ran out */
+			mp_pump(mp);
+			if (slow)
+				mp->p.now += LULL_STREAM_WINDOW_GROW_MS + 5;
+		}
+		uint64_t window = lull_mux_window_total(mp->server.mux);
+		CHECK(window ==
+		      (slow ? LULL_STREAM_INITIAL_WINDOW_BYTES : LULL_STREAM_MAX_WINDOW_BYTES));
+		CHECK(mp->server.got[id] == total);
+		CHECK(mp->server.hash[id] == mp_expected_hash(id, total));
+		mp_delete(mp);
+	}
+}
+
 static void test_link_send_cap(void)
 {
 	lull_mux_config cm;
@@ -689,6 +717,7 @@ int main(void)
 	test_window_exhaustion_and_refill();
 	test_link_send_cap();
 	test_link_window_budget();
+	test_window_grows_with_rate();
 	test_stream_cap();
 	test_goaway();
 	test_stalled_stream_others_flow_heartbeats_acked();
