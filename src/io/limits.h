@@ -16,6 +16,13 @@
 
 /* One transport read, shared per worker (reads are consumed synchronously). */
 #define NET_READ_BYTES (64u << 10)
+/* One read of a stream's own socket, at most (and at most its write room):
+ * the mux cuts it into DATA frames, so fewer, larger reads cost fewer
+ * system calls and wake-ups per byte.  Shares the worker's read buffer. */
+#define PLAIN_READ_BYTES NET_READ_BYTES
+/* DATA for one stream's socket is gathered up to this much per write (a
+ * link read of NET_READ_BYTES holds about four frames of one stream). */
+#define PLAIN_WRITE_BATCH_BYTES (64u << 10)
 
 /* Engine output moves to a link's socket while less than this waits
  * there; the streams' own queues are bounded by their credit

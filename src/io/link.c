@@ -488,6 +488,7 @@ static void set_reading(link *l)
 
 static void kick(link *l)
 {
+	l->env->streams->flush_writes(l->env, l); /* l's credit goes out below */
 	if (l->timer_closing)
 		return;
 	uint64_t now = link_env_now(l->env);

@@ -85,6 +85,10 @@ typedef struct link_stream_ops {
 	uint64_t (*next_connect_deadline)(const struct link_env *env, const struct link *l);
 	/* Server: give up the target connects of l due at now_ms. */
 	void (*expire_connects)(struct link_env *env, struct link *l, uint64_t now_ms);
+	/* Write what the streams' sockets gathered during this callback;
+	 * called by link l, which sends the credit that frees (other links
+	 * are kicked). */
+	void (*flush_writes)(struct link_env *env, struct link *l);
 } link_stream_ops;
 
 /* Shared by the links and streams of one loop (the worker embeds it). */
@@ -96,6 +100,8 @@ typedef struct link_env {
 	link_hooks h;
 	const link_stream_ops *streams; /* required */
 	struct plain *plains;           /* every stream socket, for shutdown */
+	struct plain *batched;          /* sockets with DATA gathered, not yet written */
+	struct pwreq *spare_batch;      /* one batch buffer kept for reuse (plain.c) */
 	size_t n_plains;
 	size_t n_links;
 	size_t n_connecting; /* plains connecting their target */

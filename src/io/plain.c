@@ -4,10 +4,16 @@
  *
  * Invariants:
  *  - Read only while the stream has write room (lull_mux_write_room), at
- *    most that much and at most one DATA chunk per read: every byte read
- *    is taken by the mux, none is stashed.
+ *    most that much and at most PLAIN_READ_BYTES per read: every byte
+ *    read is taken by the mux, none is stashed.
  *  - Credit goes back (lull_mux_consumed) only once a write to the socket
  *    completed: a consumer that stops reading stalls its stream only.
+ *  - DATA delivered while a link reads is gathered per socket (at most
+ *    PLAIN_WRITE_BATCH_BYTES) and written once the link's callback is
+ *    done (plain_flush_writes, from every link entry point): one write
+ *    and one wake-up of the application per batch, not per frame.  A
+ *    batch is always written before a FIN's shutdown and before a clean
+ *    close; a reset drops it.
  *  - A FIN means "the whole stream arrived", both ways: the application's
  *    EOF becomes a FIN frame (lull_mux_shutdown) and the peer's FIN a
  *    shutdown(SHUT_WR) after the queued writes.  Anything else - a RESET,
@@ -36,7 +42,9 @@ struct plain {
 	uv_tcp_t tcp;
 	uv_connect_t creq;
 	uv_shutdown_t sreq;
-	size_t wq; /* bytes in uv_write requests not yet completed */
+	size_t wq;           /* bytes in uv_write requests not yet completed */
+	struct pwreq *batch; /* DATA gathered for one write (plain_flush_writes) */
+	plain *bnext;        /* env->batched, while batch is set */
 	uint64_t deadline_ms;
 	bool up, connecting, reading, eof, want_shut, shut, shut_done, closing, ended;
 };
@@ -44,12 +52,18 @@ struct plain {
 typedef struct pwreq {
 	uv_write_t req;
 	plain *p;
-	size_t len;
+	size_t len;  /* bytes in data */
+	size_t sent; /* of them, taken by a uv_try_write (credited then) */
+	size_t cap;
 	bool credit; /* stream data (credit back when written), not a PROXY header */
 	uint8_t data[];
 } pwreq;
 
+/* alloc_cb hands out the worker's read buffer, NET_READ_BYTES long. */
+_Static_assert(PLAIN_READ_BYTES <= NET_READ_BYTES, "a plain read fits the read buffer");
+
 static void update_reading(plain *p);
+static void pwreq_free(link_env *env, struct pwreq *w);
 
 uint64_t plain_deadline(const plain *p)
 {
@@ -68,10 +82,13 @@ void plain_set_wait_next(plain *p, plain *next)
 
 /* ---- Handles ------------------------------------------------------------------ */
 
+static void drop_batch(plain *p);
+
 static void on_closed(uv_handle_t *h)
 {
 	plain *p = h->data;
 	link_env *env = p->env;
+	drop_batch(p);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -112,6 +129,7 @@ static void not_connecting(plain *p)
 
 static void close_clean(plain *p)
 {
+	drop_batch(p);
 	if (p->closing)
 		return;
 	p->closing = true;
@@ -123,6 +141,7 @@ static void close_clean(plain *p)
 /* Close with an RST: the application must not take the end for a FIN. */
 static void close_reset(plain *p)
 {
+	drop_batch(p); /* what was not written is not delivered: the RST says so */
 	if (p->closing)
 		return;
 	if (!p->up) {
@@ -145,7 +164,7 @@ static void close_reset(plain *p)
 /* The stream is over both ways and everything is flushed. */
 static void maybe_close(plain *p)
 {
-	if (p->ended && !p->closing && p->eof && p->shut_done && p->wq == 0)
+	if (p->ended && !p->closing && p->eof && p->shut_done && p->wq == 0 && !p->batch)
 		close_clean(p);
 }
 
@@ -170,11 +189,10 @@ static void on_write_done(uv_write_t *req, int status)
 {
 	pwreq *r = (pwreq *)req;
 	plain *p = r->p;
-	p->wq -= r->len;
-	size_t len = r->len;
+	size_t len = r->len - r->sent;
+	p->wq -= len;
 	bool credit = r->credit;
-	lull_wipe(r->data, r->len); /* plaintext */
-	free(r);
+	pwreq_free(p->env, r);
 	if (status == UV_ECANCELED || p->closing)
 		return;
 	if (status < 0) {
@@ -213,37 +231,120 @@ static void do_shutdown(plain *p)
 		abort_stream(p, LULL_STREAM_ABORTED, "shutdown_failed");
 }
 
-/* Returns the bytes the socket took at once (credit now), or SIZE_MAX on
- * failure; the rest is queued and credited when its write completes. */
-static size_t sock_write(plain *p, const uint8_t *data, size_t len)
+static pwreq *pwreq_new(plain *p, size_t cap, bool credit)
 {
-	size_t now = 0;
+	pwreq *w = NULL;
+	if (cap == PLAIN_WRITE_BATCH_BYTES && p->env->spare_batch) {
+		w = p->env->spare_batch;
+		p->env->spare_batch = NULL;
+	} else {
+		w = malloc(sizeof(*w) + cap);
+	}
+	if (!w)
+		return NULL;
+	w->p = p;
+	w->len = w->sent = 0;
+	w->cap = cap;
+	w->credit = credit;
+	return w;
+}
+
+/* A batch written whole is kept (wiped) for the next one, one per
+ * worker: a busy stream does not allocate a batch per write. */
+static void pwreq_free(link_env *env, pwreq *w)
+{
+	lull_wipe(w->data, w->len); /* plaintext */
+	if (w->cap == PLAIN_WRITE_BATCH_BYTES && !env->spare_batch)
+		env->spare_batch = w;
+	else
+		free(w);
+}
+
+static void unlink_batched(plain *p)
+{
+	for (plain **at = &p->env->batched; *at; at = &(*at)->bnext)
+		if (*at == p) {
+			*at = p->bnext;
+			break;
+		}
+	p->bnext = NULL;
+}
+
+static void drop_batch(plain *p)
+{
+	if (!p->batch)
+		return;
+	unlink_batched(p);
+	pwreq_free(p->env, p->batch);
+	p->batch = NULL;
+}
+
+/* Write p's batch: what the socket takes at once is credited now, the
+ * rest is queued (libuv queues it while a target still connects) and
+ * credited when its write completes.  false: the socket failed. */
+static bool write_batch(plain *p)
+{
+	pwreq *w = p->batch;
+	if (!w)
+		return true;
+	unlink_batched(p);
+	p->batch = NULL;
 	if (p->up && p->wq == 0) {
-		uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+		uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)w->len);
 		int r = uv_try_write((uv_stream_t *)&p->tcp, &buf, 1);
 		if (r > 0)
-			now = (size_t)r;
+			w->sent = (size_t)r;
 		else if (r != UV_EAGAIN && r != UV_ENOSYS)
-			return SIZE_MAX;
+			goto failed;
 	}
-	if (now == len)
-		return now;
-	size_t rest = len - now;
-	pwreq *w = malloc(sizeof(*w) + rest);
-	if (!w)
-		return SIZE_MAX;
-	w->p = p;
-	w->len = rest;
-	w->credit = true;
-	memcpy(w->data, data + now, rest);
-	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)rest);
-	/* While a target is still connecting, libuv queues it. */
-	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_write_done) != 0) {
-		free(w);
-		return SIZE_MAX;
+	if (w->sent > 0 && p->l)
+		(void)lull_mux_consumed(link_mux(p->l), link_env_now(p->env), p->id, w->sent);
+	if (w->sent == w->len) {
+		pwreq_free(p->env, w);
+		return true;
 	}
+	size_t rest = w->len - w->sent;
+	uv_buf_t buf = uv_buf_init((char *)w->data + w->sent, (unsigned)rest);
+	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_write_done) != 0)
+		goto failed;
 	p->wq += rest;
-	return now;
+	return true;
+failed:
+	pwreq_free(p->env, w);
+	return false;
+}
+
+/* Gather a DATA frame's bytes into p's batch (a full batch is written
+ * first).  false: no memory, or the socket failed. */
+static bool batch_data(plain *p, const uint8_t *data, size_t len)
+{
+	if (p->batch && p->batch->cap - p->batch->len < len && !write_batch(p))
+		return false;
+	if (!p->batch) {
+		p->batch = pwreq_new(
+		        p, len > PLAIN_WRITE_BATCH_BYTES ? len : PLAIN_WRITE_BATCH_BYTES, true);
+		if (!p->batch)
+			return false;
+		p->bnext = p->env->batched;
+		p->env->batched = p;
+	}
+	memcpy(p->batch->data + p->batch->len, data, len);
+	p->batch->len += len;
+	return true;
+}
+
+void plain_flush_writes(link_env *env, struct link *current)
+{
+	while (env->batched) {
+		plain *p = env->batched;
+		struct link *l = p->l;
+		if (!write_batch(p))
+			abort_stream(p, LULL_STREAM_ABORTED, "write_failed");
+		else
+			maybe_close(p);
+		if (l && l != current)
+			link_kick(l); /* its credit, sent */
+	}
 }
 
 /* ---- Stream events (from the link's mux) ---------------------------------------- */
@@ -254,18 +355,20 @@ void plain_on_stream_event(plain *p, const lull_stream_event *ev)
 	case LULL_STREAM_EV_DATA: {
 		if (p->closing)
 			return;
-		size_t now = sock_write(p, ev->data, ev->len);
-		if (now == SIZE_MAX) {
+		if (!batch_data(p, ev->data, ev->len)) {
 			abort_stream(p, LULL_STREAM_ABORTED, "write_failed");
 			return;
 		}
 		if (p->l && p->env->h.bytes)
 			p->env->h.bytes(p->env->h.owner, p->l, 0, ev->len);
-		if (now > 0 && p->l)
-			(void)lull_mux_consumed(link_mux(p->l), link_env_now(p->env), p->id, now);
 		return;
 	}
 	case LULL_STREAM_EV_FIN:
+		/* The FIN follows every byte before it. */
+		if (!write_batch(p)) {
+			abort_stream(p, LULL_STREAM_ABORTED, "write_failed");
+			return;
+		}
 		p->want_shut = true;
 		do_shutdown(p);
 		return;
@@ -283,6 +386,8 @@ void plain_on_stream_event(plain *p, const lull_stream_event *ev)
 		        (unsigned long long)p->conn, p->id, lull_stream_reason_name(ev->reason),
 		        ev->by_peer ? 1 : 0, (unsigned long long)ev->bytes_in,
 		        (unsigned long long)ev->bytes_out);
+		if (normal && !write_batch(p))
+			normal = false; /* the socket failed: not a complete stream */
 		if (!normal)
 			close_reset(p);
 		else
@@ -301,8 +406,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	plain *p = h->data;
 	(void)suggested;
 	size_t room = p->l ? lull_mux_write_room(link_mux(p->l), p->id) : 0;
-	if (room > LULL_STREAM_CHUNK_BYTES)
-		room = LULL_STREAM_CHUNK_BYTES;
+	if (room > PLAIN_READ_BYTES)
+		room = PLAIN_READ_BYTES;
 	/* room 0 makes libuv report UV_ENOBUFS; update_reading then stops. */
 	buf->base = (char *)p->env->readbuf;
 	buf->len = room;
@@ -459,12 +564,10 @@ static bool queue_proxy_header(plain *p, struct link *l)
 		return false;
 	if (n == 0)
 		return true;
-	pwreq *w = malloc(sizeof(*w) + n);
+	pwreq *w = pwreq_new(p, n, false);
 	if (!w)
 		return false;
-	w->p = p;
 	w->len = n;
-	w->credit = false;
 	memcpy(w->data, h, n);
 	uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)n);
 	if (uv_write(&w->req, (uv_stream_t *)&p->tcp, &buf, 1, on_write_done) != 0) {
@@ -546,6 +649,12 @@ void plain_reset_all(link_env *env)
 	}
 }
 
+void plain_env_release(link_env *env)
+{
+	free(env->spare_batch); /* wiped when it was kept */
+	env->spare_batch = NULL;
+}
+
 static void stream_event(void *stream_user, const lull_stream_event *ev)
 {
 	plain_on_stream_event(stream_user, ev);
@@ -556,4 +665,5 @@ const link_stream_ops plain_stream_ops = {
         .stream_event = stream_event,
         .next_connect_deadline = plain_next_connect_deadline,
         .expire_connects = plain_expire_connects,
+        .flush_writes = plain_flush_writes,
 };

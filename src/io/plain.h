@@ -33,6 +33,9 @@ void plain_on_stream_event(plain *p, const lull_stream_event *ev);
  * (RESET target_unreachable), and the earliest deadline of the others
  * (UINT64_MAX: none). */
 void plain_expire_connects(link_env *env, struct link *l, uint64_t now_ms);
+/* Write the DATA gathered while a link read (every link entry point:
+ * current is the link doing so). */
+void plain_flush_writes(link_env *env, struct link *current);
 uint64_t plain_next_connect_deadline(const link_env *env, const struct link *l);
 
 /* The four above, as the link calls them (link_env.streams). */
@@ -40,5 +43,7 @@ extern const link_stream_ops plain_stream_ops;
 
 /* Daemon stopping: reset every stream socket still open. */
 void plain_reset_all(link_env *env);
+/* What the streams keep per loop (a spare write buffer), once it ran. */
+void plain_env_release(link_env *env);
 
 #endif /* LULL_IO_PLAIN_H */

@@ -898,6 +898,7 @@ void worker_destroy(worker *w)
 		auth_list_free(&w->pending_auth);
 	lull_server_free(w->srv);
 	source_budget_free(&w->budget);
+	plain_env_release(&w->env); /* after the loop: no write completes later */
 	free(w->readbuf);
 	lull_wipe(&w->lp, sizeof(w->lp));
 }
