@@ -55,6 +55,11 @@ extern "C" {
 /* Bytes accepted by lull_mux_write and not yet handed to the engine, all
  * streams of a link together. */
 #define LULL_STREAM_DEFAULT_LINK_SEND_BYTES (4u << 20)
+/* Bytes one stream may have waiting in its queue, not yet handed to the
+ * engine: lull_mux_write takes more only as they leave.  The rest waits
+ * with the caller (the daemon leaves it in the socket, uncopied) and is
+ * sealed straight from the next write when the engine has room. */
+#define LULL_STREAM_QUEUE_BYTES (64u << 10)
 /* Data is interleaved round-robin in frames of at most this much payload:
  * a DATA frame with its header then fills one record exactly. */
 #define LULL_STREAM_HEADER_BYTES    5u

@@ -539,13 +539,23 @@ static void settle(lull_mux *m, mux_stream *s)
 /* The room a stream may offer lull_mux_write (see the invariants). */
 static size_t room_of(const lull_mux *m, const mux_stream *s)
 {
-	if (s->fin_wanted)
+	if (s->fin_wanted || s->queued >= LULL_STREAM_QUEUE_BYTES)
 		return 0;
 	uint64_t r = s->send_credit - s->queued;
 	uint64_t link = m->cfg.link_send_bytes > m->queued ? m->cfg.link_send_bytes - m->queued : 0;
 	if (link < r)
 		r = link;
-	return r > SIZE_MAX ? SIZE_MAX : (size_t)r;
+	if (LULL_STREAM_QUEUE_BYTES - s->queued < r)
+		r = LULL_STREAM_QUEUE_BYTES - s->queued;
+	return (size_t)r;
+}
+
+/* A stream without room waits on the link - its send budget, or its own
+ * queue leaving - rather than (only) on the peer's credit: it hears
+ * WRITABLE when a flush drains queues (notify_writable). */
+static bool waits_on_queues(const lull_mux *m, const mux_stream *s)
+{
+	return m->queued >= m->cfg.link_send_bytes || s->queued >= LULL_STREAM_QUEUE_BYTES;
 }
 
 /* Streams whose room came back from 0 hear so: after the link's send
@@ -570,6 +580,7 @@ static void notify_writable(lull_mux *m, mux_stream *only)
 	if (!m->link_blocked || m->queued >= m->cfg.link_send_bytes)
 		return;
 	m->link_blocked = false;
+	bool still = false;
 	uint32_t *ids = malloc(m->n_streams * sizeof(*ids));
 	if (!ids) {
 		m->link_blocked = true; /* try again at the next flush */
@@ -588,9 +599,13 @@ static void notify_writable(lull_mux *m, mux_stream *only)
 			                        .id = s->id,
 			                        .stream_user = s->user};
 			emit(m, &ev);
+		} else if (s && s->blocked && waits_on_queues(m, s)) {
+			still = true;
 		}
 	}
 	free(ids);
+	if (still && !m->closed)
+		m->link_blocked = true; /* its queue has yet to drain further */
 }
 
 lull_err lull_mux_flush(lull_mux *m, uint64_t now_ms)
@@ -827,7 +842,7 @@ size_t lull_mux_write_room(lull_mux *m, uint32_t id)
 	if (room == 0 && !s->fin_wanted) {
 		/* The caller will wait for room: it must hear when it comes. */
 		s->blocked = true;
-		if (m->queued >= m->cfg.link_send_bytes)
+		if (waits_on_queues(m, s))
 			m->link_blocked = true;
 	}
 	return room;
@@ -851,7 +866,7 @@ lull_err lull_mux_write(lull_mux *m, uint64_t now_ms, uint32_t id, const uint8_t
 	if (n == 0) {
 		if (len > 0) {
 			s->blocked = true;
-			if (m->queued >= m->cfg.link_send_bytes)
+			if (waits_on_queues(m, s))
 				m->link_blocked = true;
 		}
 		return len > 0 ? LULL_ERR_WOULD_BLOCK : LULL_OK;
@@ -880,7 +895,7 @@ lull_err lull_mux_write(lull_mux *m, uint64_t now_ms, uint32_t id, const uint8_t
 	}
 	if (room_of(m, s) == 0) {
 		s->blocked = true;
-		if (m->queued >= m->cfg.link_send_bytes)
+		if (waits_on_queues(m, s))
 			m->link_blocked = true;
 	}
 	schedule(m, s);

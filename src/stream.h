@@ -100,7 +100,7 @@ struct lull_mux {
 	mux_reset *resets_head, *resets_tail; /* RESET frames waiting for engine room */
 	size_t n_resets;
 	size_t queued;         /* all streams' queued bytes */
-	bool link_blocked;     /* a write found the link's send budget spent */
+	bool link_blocked;     /* a write found no room a queue's draining gives back */
 	bool goaway_due;       /* lull_mux_goaway: GOAWAY not yet handed to the engine */
 	bool goaway_sent;      /* handed to the engine: the peer's OPENs are refused */
 	bool goaway_received;  /* the peer's GOAWAY: lull_mux_open refuses */
