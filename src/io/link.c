@@ -47,25 +47,25 @@ typedef struct link {
 	lull_mux *mux;
 	uv_tcp_t net;
 	uv_timer_t timer;
-	uv_connect_t connect_req;
-	uv_shutdown_t shut_req;
-	unsigned open_handles;
+	/* The connect (client) and shutdown requests are allocated while
+	 * they run: an idle link is as small as it can be (issue 13). */
 	size_t wq; /* bytes in uv_write requests not yet completed */
+	unsigned open_handles;
 	uint32_t streams_started;
 	bool net_init, net_up, net_reading, net_dead, net_eof, net_shut, net_closing;
 	bool timer_closing;
-	bool up;                        /* first handshake done */
-	bool lull_closed;               /* the engine reported CLOSED */
-	bool finishing;                 /* lull_conn_finish: spent, last stream gone */
-	bool goaway;                    /* drain: GOAWAY sent or received, no new streams */
-	bool closing;                   /* teardown begun */
+	bool up;          /* first handshake done */
+	bool lull_closed; /* the engine reported CLOSED */
+	bool finishing;   /* lull_conn_finish: spent, last stream gone */
+	bool goaway;      /* drain: GOAWAY sent or received, no new streams */
+	bool closing;     /* teardown begun */
+	bool admit_later; /* server, --proxy-protocol: admission waits for the header */
 	lull_close_reason close_reason; /* once lull_closed */
 	uint64_t connect_deadline_ms;
 	uint64_t linger_deadline_ms;
 	uint64_t timer_due_ms;
-	/* Server: who it is from (admit_client), and the PROXY state. */
-	net_addr client;
-	bool admit_later; /* --proxy-protocol: admission waits for the header */
+	/* Server: the PROXY state; the client's address is only read to
+	 * admit it (admit_client), not kept. */
 	proxy_io *px;
 	void *owner_data;
 } link;
@@ -199,11 +199,6 @@ void link_set_owner_data(link *l, void *data)
 void *link_owner_data(const link *l)
 {
 	return l->owner_data;
-}
-
-const net_addr *link_client(const link *l)
-{
-	return &l->client;
 }
 
 const char *link_peer_name(const link *l)
@@ -419,6 +414,7 @@ static bool make_mux(link *l)
 static void on_shutdown_done(uv_shutdown_t *req, int status)
 {
 	link *l = req->data;
+	free(req); /* called once, with UV_ECANCELED if the handle closed first */
 	if (status == UV_ECANCELED)
 		return;
 	if (status < 0)
@@ -438,12 +434,16 @@ static void teardown(link *l, uint64_t now)
 		if (l->net_dead || !l->net_up || (l->net_eof && backlog == 0)) {
 			net_close(l);
 		} else if (backlog == 0 && !l->net_shut) {
-			l->shut_req.data = l;
-			if (uv_shutdown(&l->shut_req, (uv_stream_t *)&l->net, on_shutdown_done) ==
-			    0)
+			uv_shutdown_t *req = malloc(sizeof(*req));
+			if (req)
+				req->data = l;
+			if (req &&
+			    uv_shutdown(req, (uv_stream_t *)&l->net, on_shutdown_done) == 0) {
 				l->net_shut = true;
-			else
+			} else {
+				free(req); /* no memory or no socket: close without FIN */
 				net_close(l);
+			}
 		}
 	}
 	if (!l->net_init || l->net_closing)
@@ -527,6 +527,14 @@ static void kick(link *l)
 
 /* ---- I/O callbacks -------------------------------------------------------------- */
 
+/* The socket's peer (len 0 if unknown). */
+static void peer_addr(link *l, net_addr *out)
+{
+	out->len = sizeof(out->ss);
+	if (uv_tcp_getpeername(&l->net, (struct sockaddr *)&out->ss, (int *)&out->len) != 0)
+		out->len = 0;
+}
+
 /* Server, --proxy-protocol: once the balancer's header is in, the owner
  * judges the client it names (a LOCAL or UNSPEC header - a health check -
  * leaves the socket's peer). */
@@ -536,10 +544,10 @@ static bool header_client_admitted(link *l)
 		return true; /* not yet: nothing reaches the engine before it */
 	l->admit_later = false;
 	net_addr client;
-	if (proxy_io_client_addr(l->px, &client))
-		l->client = client;
+	if (!proxy_io_client_addr(l->px, &client))
+		peer_addr(l, &client);
 	link_env *env = l->env;
-	return !env->h.admit_client || env->h.admit_client(env->h.owner, l, &l->client);
+	return !env->h.admit_client || env->h.admit_client(env->h.owner, l, &client);
 }
 
 static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -642,6 +650,7 @@ static void on_server_connect(uv_connect_t *req, int status)
 {
 	link *l = req->data;
 	const link_params *p = l->env->p;
+	free(req); /* called once, with UV_ECANCELED if the handle closed first */
 	if (status == UV_ECANCELED)
 		return;
 	l->connect_deadline_ms = UINT64_MAX;
@@ -665,9 +674,15 @@ link *link_connect(link_env *env)
 	link *l = link_new(env);
 	if (!l)
 		return NULL;
-	l->connect_req.data = l;
-	int r = uv_tcp_connect(&l->connect_req, &l->net,
-	                       (const struct sockaddr *)&env->p->remote.ss, on_server_connect);
+	uv_connect_t *req = malloc(sizeof(*req));
+	int r = UV_ENOMEM;
+	if (req) {
+		req->data = l;
+		r = uv_tcp_connect(req, &l->net, (const struct sockaddr *)&env->p->remote.ss,
+		                   on_server_connect);
+		if (r != 0)
+			free(req);
+	}
 	if (r != 0) {
 		log_msg(LOG_LVL_WARN, "conn=%llu event=server_connect_failed server=%s err=%s",
 		        (unsigned long long)l->id, env->p->remote_text, uv_err_name(r));
@@ -680,13 +695,13 @@ link *link_connect(link_env *env)
 	return l;
 }
 
-static void log_accepted(link *l)
+static void log_accepted(link *l, const net_addr *client)
 {
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	char text[ADDR_TEXT_MAX_BYTES] = "?";
-	if (l->client.len)
-		net_addr_text(&l->client, text, sizeof(text));
+	if (client->len)
+		net_addr_text(client, text, sizeof(text));
 	log_msg(LOG_LVL_INFO, "conn=%llu event=accepted from=%s", (unsigned long long)l->id, text);
 }
 
@@ -702,21 +717,19 @@ link *link_accept(link_env *env, uv_stream_t *listener)
 		return l;
 	}
 	l->net_up = true;
-	l->client.len = sizeof(l->client.ss);
-	if (uv_tcp_getpeername(&l->net, (struct sockaddr *)&l->client.ss, (int *)&l->client.len) !=
-	    0)
-		l->client.len = 0;
+	net_addr client;
+	peer_addr(l, &client);
 	/* Behind a balancer the socket's peer is the balancer: admission keys
 	 * on the client its PROXY header names, once it has arrived. */
 	if (env->p->proxy_protocol)
 		l->admit_later = true;
-	else if (env->h.admit_client && !env->h.admit_client(env->h.owner, l, &l->client)) {
+	else if (env->h.admit_client && !env->h.admit_client(env->h.owner, l, &client)) {
 		l->net_dead = true;
 		l->closing = true;
 		kick(l);
 		return l;
 	}
-	log_accepted(l);
+	log_accepted(l, &client);
 	uv_tcp_nodelay(&l->net, 1);
 	lull_callbacks cb = callbacks(l);
 	start_engine(l,

@@ -134,8 +134,6 @@ void link_set_next(struct link *l, struct link *next);
 /* The owner's own pointer for l (e.g. its status record); NULL at first. */
 void link_set_owner_data(struct link *l, void *data);
 void *link_owner_data(const struct link *l);
-/* Server: the client admit_client was asked about (its source address). */
-const net_addr *link_client(const struct link *l);
 /* Server: the authenticated peer's name (NULL before the first handshake). */
 const char *link_peer_name(const struct link *l);
 /* Server, --target-proxy-protocol: the PROXY v2 header for a target
