@@ -27,7 +27,11 @@
  *    the gone hook.
  *  - Callbacks from the engine and the mux never free anything; every
  *    entry point ends in kick(), which writes output, decides teardown and
- *    re-arms the one timer.
+ *    sets the link's one deadline.
+ *  - A link's deadline is a node in its env's heap (deadlines.h) behind
+ *    the env's one timer, not a uv_timer_t of its own (issue 13: memory
+ *    per idle link).  Its slot is reserved when the link is made; the node
+ *    is out of the heap before the link is freed.
  */
 #include "link.h"
 
@@ -36,6 +40,7 @@
 #include <string.h>
 
 #include "../support/log.h"
+#include "deadlines.h"
 #include "limits.h"
 #include "proxy_io.h"
 
@@ -46,24 +51,23 @@ typedef struct link {
 	lull_conn *lc;
 	lull_mux *mux;
 	uv_tcp_t net;
-	uv_timer_t timer;
+	deadline_node deadline; /* in env->deadlines while it has one */
 	/* The connect (client) and shutdown requests are allocated while
 	 * they run: an idle link is as small as it can be (issue 13). */
 	size_t wq; /* bytes in uv_write requests not yet completed */
 	unsigned open_handles;
 	uint32_t streams_started;
 	bool net_init, net_up, net_reading, net_dead, net_eof, net_shut, net_closing;
-	bool timer_closing;
-	bool up;          /* first handshake done */
-	bool lull_closed; /* the engine reported CLOSED */
-	bool finishing;   /* lull_conn_finish: spent, last stream gone */
-	bool goaway;      /* drain: GOAWAY sent or received, no new streams */
-	bool closing;     /* teardown begun */
-	bool admit_later; /* server, --proxy-protocol: admission waits for the header */
+	bool timer_closing; /* no deadline any more: the link is going */
+	bool up;            /* first handshake done */
+	bool lull_closed;   /* the engine reported CLOSED */
+	bool finishing;     /* lull_conn_finish: spent, last stream gone */
+	bool goaway;        /* drain: GOAWAY sent or received, no new streams */
+	bool closing;       /* teardown begun */
+	bool admit_later;   /* server, --proxy-protocol: admission waits for the header */
 	lull_close_reason close_reason; /* once lull_closed */
 	uint64_t connect_deadline_ms;
 	uint64_t linger_deadline_ms;
-	uint64_t timer_due_ms;
 	/* Server: the PROXY state; the client's address is only read to
 	 * admit it (admit_client), not kept. */
 	proxy_io *px;
@@ -83,13 +87,85 @@ typedef struct wreq {
 static atomic_uint_fast64_t next_link_id = 1;
 
 static void kick(link *l);
-static void on_timer(uv_timer_t *h);
+static void on_deadline(link *l, uint64_t now, uint64_t due);
 static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 uint64_t link_env_now(link_env *env)
 {
 	uv_update_time(env->loop);
 	return uv_now(env->loop);
+}
+
+/* ---- The env's deadlines ---------------------------------------------------- */
+
+static link *link_of(deadline_node *n)
+{
+	return (link *)(void *)((char *)n - offsetof(link, deadline));
+}
+
+static void on_deadlines(uv_timer_t *h);
+
+/* The env's timer at its earliest deadline. */
+static void rearm(link_env *env)
+{
+	if (env->deadlines_closed)
+		return;
+	deadline_node *first = deadlines_first(&env->deadlines);
+	uint64_t due = first ? first->due_ms : DEADLINE_NONE;
+	if (due == env->deadline_armed_ms)
+		return;
+	env->deadline_armed_ms = due;
+	if (due == DEADLINE_NONE) {
+		uv_timer_stop(&env->deadline_timer);
+		return;
+	}
+	uint64_t now = uv_now(env->loop); /* the base uv_timer_start counts from */
+	uv_timer_start(&env->deadline_timer, on_deadlines, due > now ? due - now : 0, 0);
+}
+
+static void set_deadline(link *l, uint64_t due)
+{
+	deadlines_set(&l->env->deadlines, &l->deadline, due);
+	rearm(l->env);
+}
+
+static void on_deadlines(uv_timer_t *h)
+{
+	link_env *env = h->data;
+	env->deadline_armed_ms = DEADLINE_NONE;
+	uint64_t now = link_env_now(env);
+	/* At most the links there are: one that sets a deadline already past
+	 * runs at the loop's next turn, as with a uv timer of its own. */
+	size_t budget = env->deadlines.n;
+	deadline_node *n;
+	while (budget-- > 0 && (n = deadlines_first(&env->deadlines)) != NULL && n->due_ms <= now) {
+		uint64_t due = n->due_ms;
+		deadlines_set(&env->deadlines, n, DEADLINE_NONE);
+		on_deadline(link_of(n), now, due);
+	}
+	rearm(env);
+}
+
+int link_env_start(link_env *env)
+{
+	env->deadline_armed_ms = DEADLINE_NONE;
+	env->deadlines_closed = false;
+	int r = uv_timer_init(env->loop, &env->deadline_timer);
+	env->deadline_timer.data = env;
+	return r;
+}
+
+void link_env_stop(link_env *env)
+{
+	if (env->deadlines_closed)
+		return;
+	env->deadlines_closed = true;
+	uv_close((uv_handle_t *)&env->deadline_timer, NULL);
+}
+
+void link_env_free(link_env *env)
+{
+	deadlines_free(&env->deadlines);
 }
 
 uint64_t link_id(const link *l)
@@ -224,6 +300,7 @@ static void on_handle_closed(uv_handle_t *h)
 	if (--l->open_handles > 0)
 		return;
 	link_env *env = l->env;
+	set_deadline(l, DEADLINE_NONE);
 	env->n_links--;
 	proxy_io_free(l->px);
 	l->px = NULL;
@@ -250,7 +327,7 @@ static void timer_close(link *l)
 	if (l->timer_closing)
 		return;
 	l->timer_closing = true;
-	uv_close((uv_handle_t *)&l->timer, on_handle_closed);
+	set_deadline(l, DEADLINE_NONE);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -467,11 +544,8 @@ static void arm_timer(link *l, uint64_t now)
 		if (c < d)
 			d = c;
 	}
-	l->timer_due_ms = d;
-	if (d == UINT64_MAX)
-		uv_timer_stop(&l->timer);
-	else
-		uv_timer_start(&l->timer, on_timer, d > now ? d - now : 0, 0);
+	(void)now;
+	set_deadline(l, d);
 }
 
 static void set_reading(link *l)
@@ -580,13 +654,11 @@ static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	kick(l);
 }
 
-static void on_timer(uv_timer_t *h)
+/* Its deadline (due) came: on_deadlines took it out of the heap. */
+static void on_deadline(link *l, uint64_t now, uint64_t due)
 {
-	link *l = h->data;
-	uint64_t now = link_env_now(l->env);
-	if (l->timer_due_ms != UINT64_MAX && now >= l->timer_due_ms + TIMER_LATE_WARN_MS &&
-	    l->env->h.timer_late)
-		l->env->h.timer_late(l->env->h.owner, now, now - l->timer_due_ms);
+	if (now >= due + TIMER_LATE_WARN_MS && l->env->h.timer_late)
+		l->env->h.timer_late(l->env->h.owner, now, now - due);
 	if (now >= l->linger_deadline_ms) {
 		net_close(l);
 		timer_close(l);
@@ -610,6 +682,9 @@ static void on_timer(uv_timer_t *h)
 
 static link *link_new(link_env *env)
 {
+	/* The deadline's slot first: setting it later cannot fail. */
+	if (deadlines_reserve(&env->deadlines, env->n_links + 1) != 0)
+		return NULL;
 	link *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
@@ -617,14 +692,11 @@ static link *link_new(link_env *env)
 	l->id = atomic_fetch_add(&next_link_id, 1);
 	l->connect_deadline_ms = UINT64_MAX;
 	l->linger_deadline_ms = UINT64_MAX;
-	l->timer_due_ms = UINT64_MAX;
-	uv_timer_init(env->loop, &l->timer);
-	l->timer.data = l;
-	l->open_handles = 1;
+	deadline_node_init(&l->deadline);
 	uv_tcp_init(env->loop, &l->net);
 	l->net.data = l;
 	l->net_init = true;
-	l->open_handles++;
+	l->open_handles = 1;
 	env->n_links++;
 	return l;
 }

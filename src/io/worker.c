@@ -405,6 +405,7 @@ static void maybe_finish(worker *w)
 	uv_close((uv_handle_t *)&w->accept_retry, NULL);
 	uv_close((uv_handle_t *)&w->wait_timer, NULL);
 	uv_close((uv_handle_t *)&w->link_timer, NULL);
+	link_env_stop(&w->env);
 }
 
 /* Drain done: nothing left that a stop would cut.  The main thread
@@ -852,6 +853,8 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 			return UV_ENOMEM;
 	}
 	env_init(w);
+	if ((r = link_env_start(&w->env)) != 0)
+		return r;
 	/* Client: the links come up as soon as the loop runs. */
 	if (persistent_links(w))
 		uv_timer_start(&w->link_timer, on_link_timer, 0, 0);
@@ -890,6 +893,7 @@ void worker_destroy(worker *w)
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);
 	}
+	link_env_free(&w->env);
 	if (w->mu_ready)
 		uv_mutex_destroy(&w->mu);
 	if (w->links_ready)
