@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DEADLINE_NONE    UINT64_MAX /* due_ms of a node not in the heap */
-#define DEADLINE_NOT_IN  UINT32_MAX /* pos of a node not in the heap */
+#define DEADLINE_NONE   UINT64_MAX /* due_ms of a node not in the heap */
+#define DEADLINE_NOT_IN UINT32_MAX /* pos of a node not in the heap */
 
 typedef struct deadline_node {
 	uint64_t due_ms;
