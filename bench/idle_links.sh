@@ -14,7 +14,8 @@
 #
 # Environment: HB, HT (heartbeat interval and timeout, default 5s, 2s), SETTLE_S (default 12),
 # SERVER_ARGS (extra server flags, e.g. "--secure-heap 0"), MALLOC_STATS=1
-# (glibc malloc_stats() of the server, through gdb, after the second read).
+# (glibc malloc_stats() of the server, through gdb, after the second read),
+# QUIET= (the server logs at info), KEEP=1 (keep the logs).
 #
 # A server holds one descriptor per idle link, but sizes its caps for two
 # per carried connection: with RLIMIT_NOFILE 20,000 one worker takes at
@@ -44,7 +45,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/lull-idle.XXXXXX")
 PIDS=""
 cleanup() {
 	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
+	if [ "${KEEP:-0}" = 1 ]; then echo "idle_links: kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -85,7 +86,7 @@ for n in "$@"; do
 	sp=$(free_port)
 	# shellcheck disable=SC2086
 	"$B/lull" server --listen "127.0.0.1:$sp" --target "127.0.0.1:$tp" \
-		--key "$T/server.key" --authorized "$T/authorized" --threads 1 -q \
+		--key "$T/server.key" --authorized "$T/authorized" --threads 1 ${QUIET--q} \
 		--heartbeat-interval "$HB" --heartbeat-timeout "$HT" ${SERVER_ARGS:-} 2>"$T/server.log" &
 	spid=$!
 	PIDS="$PIDS $spid"
@@ -131,6 +132,7 @@ for n in "$@"; do
 		{d = $3 - r[$1]; if (d > 64 || d < -64)
 			printf "    %-28s %8d KiB mapped, resident %+8d KiB = %6.0f B per link  %s\n",
 			       $1, $2, d, d * 1024 / n, $4}' "$T/maps0" "$T/maps1"
+	echo "    load generator: $(grep -E '^(established|loop) ' "$T/load.out" | tr '\n' ' ')"
 	grep -q '^first_failure' "$T/load.out" && echo "    $(grep '^first_failure' "$T/load.out")"
 	[ "${MALLOC_STATS:-0}" = 1 ] && grep -E '^(Arena|system|in use|Total)' "$T/server.log" | sed 's/^/    malloc_stats: /'
 	stop $spid $tpid
