@@ -7,7 +7,7 @@
  *                   [--sources K] [--source-base B] [--inflight C]
  *                   [--heartbeat-interval MS] [--heartbeat-timeout MS]
  *                   [--watch-pid PID ...] [--ready-file F] [--hold S]
- *                   [--timeout S]
+ *                   [--use-once] [--timeout S]
  *
  * Connection i goes to server i mod (number of --server) from source
  * address 127.0.0.(B + i mod K) (bind before connect: one source address
@@ -29,6 +29,9 @@
  *        engine sends heartbeats) for --hold seconds or until SIGTERM;
  *        prints how many heartbeats were acknowledged and how many
  *        connections were lost (the script measures the servers).
+ *        --use-once: before holding, every link carries one stream (one
+ *        echoed message), closed by both ends, so what is held is a link
+ *        that has been used and is idle (bench/idle_links.sh).
  *
  * Exit status 0 only if no connection failed.  Everything is bounded by
  * --timeout (default 300 s).  Output: key=value lines on stdout.
@@ -73,7 +76,7 @@ typedef struct wreq {
 	uint8_t data[];
 } wreq;
 
-enum phase { PH_CONNECT, PH_ECHO, PH_WAIT_IDLE, PH_STORM, PH_HOLD, PH_DONE };
+enum phase { PH_CONNECT, PH_ECHO, PH_UNUSE, PH_WAIT_IDLE, PH_STORM, PH_HOLD, PH_DONE };
 
 static uv_loop_t *loop;
 static lconn *conns;
@@ -91,6 +94,8 @@ static lull_keypair key;
 static uint8_t server_pub[LULL_KEY_BYTES];
 static enum phase phase = PH_CONNECT;
 static bool storm_mode;
+static bool use_once;     /* idle: one stream per link before holding */
+static unsigned n_unused; /* use_once: links whose stream closed normally */
 static const char *ready_file;
 static double hold_s = 30;
 static uint64_t t_start, t_phase, t_storm_ns;
@@ -142,6 +147,12 @@ static void on_stream_event(void *user, const lull_stream_event *ev)
 	lconn *c = user;
 	if (ev->type == LULL_STREAM_EV_CLOSED && ev->reason != LULL_STREAM_NORMAL) {
 		mark_failed(c, lull_stream_reason_name(ev->reason));
+		return;
+	}
+	if (ev->type == LULL_STREAM_EV_CLOSED) {
+		c->s_open = false;
+		if (phase == PH_UNUSE)
+			n_unused++;
 		return;
 	}
 	if (ev->type != LULL_STREAM_EV_DATA)
@@ -437,7 +448,7 @@ static void on_phase(uv_timer_t *t)
 		       n_failed, (double)(now - t_start) / 1e9);
 		fflush(stdout);
 		t_phase = now;
-		if (!storm_mode) {
+		if (!storm_mode && !use_once) {
 			write_ready();
 			phase = PH_HOLD;
 			return;
@@ -453,7 +464,29 @@ static void on_phase(uv_timer_t *t)
 		printf("echoed conns=%u seconds=%.2f\n", n_echoed, (double)(now - t_phase) / 1e9);
 		fflush(stdout);
 		t_phase = now;
+		if (!storm_mode) {
+			/* Both ends close the stream: FIN from us, the target's
+			 * EOF back through the server. */
+			phase = PH_UNUSE;
+			for (unsigned i = 0; i < n_conns; i++)
+				if (!conns[i].failed) {
+					if (lull_mux_shutdown(conns[i].mux, uv_now(loop),
+					                      conns[i].sid) != LULL_OK)
+						mark_failed(&conns[i], "shutdown_failed");
+					update(&conns[i]);
+				}
+			return;
+		}
 		phase = PH_WAIT_IDLE;
+		return;
+	case PH_UNUSE:
+		if (n_unused + n_failed < n_conns)
+			return;
+		printf("unused conns=%u seconds=%.2f\n", n_unused, (double)(now - t_phase) / 1e9);
+		fflush(stdout);
+		t_phase = now;
+		write_ready();
+		phase = PH_HOLD;
 		return;
 	case PH_WAIT_IDLE: {
 		/* Every connection idle and its heartbeat acknowledged: the key is
@@ -525,7 +558,16 @@ int main(int argc, char **argv)
 	const char *mode = NULL, *key_file = NULL, *pub_file = NULL;
 	double timeout_s = 300;
 	lull_config_default(&cfg);
-	for (int i = 1; i + 1 < argc; i += 2) {
+	for (int i = 1; i < argc; i += 2) {
+		if (strcmp(argv[i], "--use-once") == 0) {
+			use_once = true;
+			i--; /* a flag: no value */
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "lull-bench-load: '%s' wants a value\n", argv[i]);
+			return 2;
+		}
 		const char *k = argv[i], *v = argv[i + 1];
 		unsigned long x = strtoul(v, NULL, 10);
 		if (strcmp(k, "--mode") == 0)

@@ -273,6 +273,13 @@ lull_err conn_auth_fail(lull_conn *c, uint64_t now_ms, lull_err err, lull_close_
 
 /* ---- Construction ------------------------------------------------------- */
 
+/* The secure heap hands out power-of-two blocks: one byte more and every
+ * connection takes 2 KiB of locked memory, not 1 (issue 13's budget per
+ * idle link is 2 KiB in all). */
+#define CONN_SECURE_BLOCK_BYTES 1024u
+_Static_assert(sizeof(struct lull_conn) <= CONN_SECURE_BLOCK_BYTES,
+               "struct lull_conn outgrew its 1 KiB secure-heap block");
+
 static lull_err conn_alloc(lull_conn **out, const lull_config *cfg, const lull_callbacks *cb)
 {
 	if (!out)

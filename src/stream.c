@@ -307,6 +307,14 @@ static void stream_forget(lull_mux *m, mux_stream *s)
 	m->n_streams--;
 	m->window_extra -= s->window - m->cfg.initial_window;
 	free(s);
+	if (m->n_streams == 0) {
+		/* An idle link keeps no table: made again by the next stream
+		 * (a link's streams are often far apart, and tables made while
+		 * many streams come and go would pin their memory). */
+		free(m->buckets);
+		m->buckets = NULL;
+		m->n_buckets = 0;
+	}
 }
 
 /* ---- Events --------------------------------------------------------------- */
@@ -740,9 +748,10 @@ void lull_mux_link_closed(lull_mux *m)
 
 static void link_closed_now(lull_mux *m)
 {
-	/* One at a time from the table, each forgotten before its event. */
+	/* One at a time from the table, each forgotten before its event (the
+	 * last one frees the table: n_buckets drops to 0). */
 	for (size_t i = 0; i < m->n_buckets; i++) {
-		while (m->buckets[i]) {
+		while (i < m->n_buckets && m->buckets[i]) {
 			mux_stream *s = m->buckets[i];
 			bool done = s->fin_sent && s->fin_received;
 			emit_closed(m, s, done ? LULL_STREAM_NORMAL : LULL_STREAM_LINK_LOST, false);

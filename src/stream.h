@@ -21,7 +21,8 @@
 /* The engine must carry at least a WINDOW frame in one message; the mux
  * refuses to run on a link whose agreed max_message is below this. */
 #define STREAM_MIN_MAX_MESSAGE_BYTES 64u
-/* Hash buckets at the start; doubled whenever streams outnumber them. */
+/* Hash buckets at the first stream; doubled whenever streams outnumber
+ * them; freed when the last stream ends. */
 #define STREAM_HASH_INITIAL_BUCKETS 8u
 
 /* One parsed frame; data points into the message. */

@@ -1,6 +1,7 @@
 /*
  * test_stream.c - streams over one link (src/stream.c) on the virtual
- * clock: open, data, FIN in both orders, reset; window exhaustion and
+ * clock: open, data, FIN in both orders, reset; an idle link keeps no
+ * stream table; window exhaustion and
  * refill; the link-wide caps; the stream cap; a stalled stream while others
  * flow and heartbeats are acked; an idle link whose new stream waits for
  * the idle rekey; a rekey under 100 open streams; fair interleaving;
@@ -174,6 +175,45 @@ static void test_link_lost_resets_streams(void)
 	CHECK(mp_find(&mp->server, LULL_STREAM_EV_CLOSED, a)->reason == LULL_STREAM_LINK_LOST);
 	uint32_t id;
 	CHECK_ERR(lull_mux_open(mp->client.mux, mp->p.now, NULL, &id), LULL_ERR_CLOSED);
+	mp_delete(mp);
+}
+
+/* An idle link keeps no stream table (issue 13: memory per idle link):
+ * the last stream to end frees it, the next one makes it again; a link
+ * lost with streams in many buckets ends them all, the last one freeing the
+ * table under the loop that walks it. */
+static void test_idle_link_keeps_no_table(void)
+{
+	mux_pair *mp = mp_new(NULL, NULL, NULL, NULL);
+	CHECK(mp->client.mux->buckets == NULL && mp->server.mux->buckets == NULL);
+	uint32_t ids[20];
+	for (int i = 0; i < 20; i++)
+		ids[i] = open_stream(mp);
+	mp_pump(mp);
+	CHECK(mp->client.mux->n_buckets > STREAM_HASH_INITIAL_BUCKETS);
+	CHECK(lull_mux_stream_count(mp->server.mux) == 20);
+	for (int i = 0; i < 20; i++)
+		CHECK_OK(lull_mux_reset(mp->client.mux, mp->p.now, ids[i], LULL_STREAM_ABORTED));
+	mp_pump(mp);
+	CHECK(lull_mux_stream_count(mp->server.mux) == 0);
+	CHECK(mp->client.mux->buckets == NULL && mp->client.mux->n_buckets == 0);
+	CHECK(mp->server.mux->buckets == NULL && mp->server.mux->n_buckets == 0);
+	/* The next stream works as the first did. */
+	uint32_t id = open_stream(mp);
+	mp_pump(mp);
+	transfer(mp, &mp->client, id, 70000);
+	CHECK(mp->server.got[id] == 70000);
+	CHECK(mp->client.mux->n_buckets == STREAM_HASH_INITIAL_BUCKETS);
+	for (int i = 0; i < 20; i++)
+		ids[i] = open_stream(mp);
+	mp_pump(mp);
+	lull_conn_close(mp->p.server.conn, mp->p.now, LULL_CLOSE_SHUTDOWN);
+	mp_pump(mp);
+	for (int i = 0; i < 20; i++)
+		CHECK(mp_find(&mp->client, LULL_STREAM_EV_CLOSED, ids[i])->reason ==
+		      LULL_STREAM_LINK_LOST);
+	CHECK(mp_find(&mp->client, LULL_STREAM_EV_CLOSED, id)->reason == LULL_STREAM_LINK_LOST);
+	CHECK(mp->client.mux->buckets == NULL && mp->server.mux->buckets == NULL);
 	mp_delete(mp);
 }
 
@@ -785,6 +825,7 @@ int main(void)
 	test_fin_server_first();
 	test_reset();
 	test_link_lost_resets_streams();
+	test_idle_link_keeps_no_table();
 	test_window_exhaustion_and_refill();
 	test_link_send_cap();
 	test_link_window_budget();

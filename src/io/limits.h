@@ -90,6 +90,14 @@
 /* refused / accept_failed / timers_late WARN lines: at most one per this many ms per
  * worker; the next one says how many were suppressed. */
 #define WARN_RATE_LIMIT_MS 1000u
+/* After a burst - at least this many handshakes done or links gone, then
+ * this long without one - a worker hands its malloc arena's free pages back
+ * (malloc_trim).  A burst leaves its buffers freed but resident between
+ * the links that stayed: 9,900 links rekeying at once left ~1.1 KiB per
+ * link (bench/idle_links.sh, docs/performance.md).  Rare: at most once per
+ * quiet spell, a few ms each. */
+#define MALLOC_TRIM_AFTER_EVENTS 256u
+#define MALLOC_TRIM_QUIET_MS     2000u
 /* When even the memory to refuse a connection is missing, try again this
  * much later (libuv stops watching the listener until then). */
 #define ACCEPT_RETRY_MS    100u

@@ -27,7 +27,11 @@
  *    the gone hook.
  *  - Callbacks from the engine and the mux never free anything; every
  *    entry point ends in kick(), which writes output, decides teardown and
- *    re-arms the one timer.
+ *    sets the link's one deadline.
+ *  - A link's deadline is a node in its env's heap (deadlines.h) behind
+ *    the env's one timer, not a uv_timer_t of its own (issue 13: memory
+ *    per idle link).  Its slot is reserved when the link is made; the node
+ *    is out of the heap before the link is freed.
  */
 #include "link.h"
 
@@ -36,6 +40,7 @@
 #include <string.h>
 
 #include "../support/log.h"
+#include "deadlines.h"
 #include "limits.h"
 #include "proxy_io.h"
 
@@ -46,26 +51,25 @@ typedef struct link {
 	lull_conn *lc;
 	lull_mux *mux;
 	uv_tcp_t net;
-	uv_timer_t timer;
-	uv_connect_t connect_req;
-	uv_shutdown_t shut_req;
-	unsigned open_handles;
+	deadline_node deadline; /* in env->deadlines while it has one */
+	/* The connect (client) and shutdown requests are allocated while
+	 * they run: an idle link is as small as it can be (issue 13). */
 	size_t wq; /* bytes in uv_write requests not yet completed */
+	unsigned open_handles;
 	uint32_t streams_started;
 	bool net_init, net_up, net_reading, net_dead, net_eof, net_shut, net_closing;
-	bool timer_closing;
-	bool up;                        /* first handshake done */
-	bool lull_closed;               /* the engine reported CLOSED */
-	bool finishing;                 /* lull_conn_finish: spent, last stream gone */
-	bool goaway;                    /* drain: GOAWAY sent or received, no new streams */
-	bool closing;                   /* teardown begun */
+	bool timer_closing; /* no deadline any more: the link is going */
+	bool up;            /* first handshake done */
+	bool lull_closed;   /* the engine reported CLOSED */
+	bool finishing;     /* lull_conn_finish: spent, last stream gone */
+	bool goaway;        /* drain: GOAWAY sent or received, no new streams */
+	bool closing;       /* teardown begun */
+	bool admit_later;   /* server, --proxy-protocol: admission waits for the header */
 	lull_close_reason close_reason; /* once lull_closed */
 	uint64_t connect_deadline_ms;
 	uint64_t linger_deadline_ms;
-	uint64_t timer_due_ms;
-	/* Server: who it is from (admit_client), and the PROXY state. */
-	net_addr client;
-	bool admit_later; /* --proxy-protocol: admission waits for the header */
+	/* Server: the PROXY state; the client's address is only read to
+	 * admit it (admit_client), not kept. */
 	proxy_io *px;
 	void *owner_data;
 } link;
@@ -83,13 +87,85 @@ typedef struct wreq {
 static atomic_uint_fast64_t next_link_id = 1;
 
 static void kick(link *l);
-static void on_timer(uv_timer_t *h);
+static void on_deadline(link *l, uint64_t now, uint64_t due);
 static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 uint64_t link_env_now(link_env *env)
 {
 	uv_update_time(env->loop);
 	return uv_now(env->loop);
+}
+
+/* ---- The env's deadlines ---------------------------------------------------- */
+
+static link *link_of(deadline_node *n)
+{
+	return (link *)(void *)((char *)n - offsetof(link, deadline));
+}
+
+static void on_deadlines(uv_timer_t *h);
+
+/* The env's timer at its earliest deadline. */
+static void rearm(link_env *env)
+{
+	if (env->deadlines_closed)
+		return;
+	deadline_node *first = deadlines_first(&env->deadlines);
+	uint64_t due = first ? first->due_ms : DEADLINE_NONE;
+	if (due == env->deadline_armed_ms)
+		return;
+	env->deadline_armed_ms = due;
+	if (due == DEADLINE_NONE) {
+		uv_timer_stop(&env->deadline_timer);
+		return;
+	}
+	uint64_t now = uv_now(env->loop); /* the base uv_timer_start counts from */
+	uv_timer_start(&env->deadline_timer, on_deadlines, due > now ? due - now : 0, 0);
+}
+
+static void set_deadline(link *l, uint64_t due)
+{
+	deadlines_set(&l->env->deadlines, &l->deadline, due);
+	rearm(l->env);
+}
+
+static void on_deadlines(uv_timer_t *h)
+{
+	link_env *env = h->data;
+	env->deadline_armed_ms = DEADLINE_NONE;
+	uint64_t now = link_env_now(env);
+	/* At most the links there are: one that sets a deadline already past
+	 * runs at the loop's next turn, as with a uv timer of its own. */
+	size_t budget = env->deadlines.n;
+	deadline_node *n;
+	while (budget-- > 0 && (n = deadlines_first(&env->deadlines)) != NULL && n->due_ms <= now) {
+		uint64_t due = n->due_ms;
+		deadlines_set(&env->deadlines, n, DEADLINE_NONE);
+		on_deadline(link_of(n), now, due);
+	}
+	rearm(env);
+}
+
+int link_env_start(link_env *env)
+{
+	env->deadline_armed_ms = DEADLINE_NONE;
+	env->deadlines_closed = false;
+	int r = uv_timer_init(env->loop, &env->deadline_timer);
+	env->deadline_timer.data = env;
+	return r;
+}
+
+void link_env_stop(link_env *env)
+{
+	if (env->deadlines_closed)
+		return;
+	env->deadlines_closed = true;
+	uv_close((uv_handle_t *)&env->deadline_timer, NULL);
+}
+
+void link_env_free(link_env *env)
+{
+	deadlines_free(&env->deadlines);
 }
 
 uint64_t link_id(const link *l)
@@ -201,11 +277,6 @@ void *link_owner_data(const link *l)
 	return l->owner_data;
 }
 
-const net_addr *link_client(const link *l)
-{
-	return &l->client;
-}
-
 const char *link_peer_name(const link *l)
 {
 	return l->lc ? lull_conn_peer_name(l->lc) : NULL;
@@ -229,6 +300,7 @@ static void on_handle_closed(uv_handle_t *h)
 	if (--l->open_handles > 0)
 		return;
 	link_env *env = l->env;
+	set_deadline(l, DEADLINE_NONE);
 	env->n_links--;
 	proxy_io_free(l->px);
 	l->px = NULL;
@@ -255,7 +327,7 @@ static void timer_close(link *l)
 	if (l->timer_closing)
 		return;
 	l->timer_closing = true;
-	uv_close((uv_handle_t *)&l->timer, on_handle_closed);
+	set_deadline(l, DEADLINE_NONE);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -419,6 +491,7 @@ static bool make_mux(link *l)
 static void on_shutdown_done(uv_shutdown_t *req, int status)
 {
 	link *l = req->data;
+	free(req); /* called once, with UV_ECANCELED if the handle closed first */
 	if (status == UV_ECANCELED)
 		return;
 	if (status < 0)
@@ -438,12 +511,16 @@ static void teardown(link *l, uint64_t now)
 		if (l->net_dead || !l->net_up || (l->net_eof && backlog == 0)) {
 			net_close(l);
 		} else if (backlog == 0 && !l->net_shut) {
-			l->shut_req.data = l;
-			if (uv_shutdown(&l->shut_req, (uv_stream_t *)&l->net, on_shutdown_done) ==
-			    0)
+			uv_shutdown_t *req = malloc(sizeof(*req));
+			if (req)
+				req->data = l;
+			if (req &&
+			    uv_shutdown(req, (uv_stream_t *)&l->net, on_shutdown_done) == 0) {
 				l->net_shut = true;
-			else
+			} else {
+				free(req); /* no memory or no socket: close without FIN */
 				net_close(l);
+			}
 		}
 	}
 	if (!l->net_init || l->net_closing)
@@ -467,11 +544,8 @@ static void arm_timer(link *l, uint64_t now)
 		if (c < d)
 			d = c;
 	}
-	l->timer_due_ms = d;
-	if (d == UINT64_MAX)
-		uv_timer_stop(&l->timer);
-	else
-		uv_timer_start(&l->timer, on_timer, d > now ? d - now : 0, 0);
+	(void)now;
+	set_deadline(l, d);
 }
 
 static void set_reading(link *l)
@@ -528,6 +602,14 @@ static void kick(link *l)
 
 /* ---- I/O callbacks -------------------------------------------------------------- */
 
+/* The socket's peer (len 0 if unknown). */
+static void peer_addr(link *l, net_addr *out)
+{
+	out->len = sizeof(out->ss);
+	if (uv_tcp_getpeername(&l->net, (struct sockaddr *)&out->ss, (int *)&out->len) != 0)
+		out->len = 0;
+}
+
 /* Server, --proxy-protocol: once the balancer's header is in, the owner
  * judges the client it names (a LOCAL or UNSPEC header - a health check -
  * leaves the socket's peer). */
@@ -537,10 +619,10 @@ static bool header_client_admitted(link *l)
 		return true; /* not yet: nothing reaches the engine before it */
 	l->admit_later = false;
 	net_addr client;
-	if (proxy_io_client_addr(l->px, &client))
-		l->client = client;
+	if (!proxy_io_client_addr(l->px, &client))
+		peer_addr(l, &client);
 	link_env *env = l->env;
-	return !env->h.admit_client || env->h.admit_client(env->h.owner, l, &l->client);
+	return !env->h.admit_client || env->h.admit_client(env->h.owner, l, &client);
 }
 
 static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -573,13 +655,11 @@ static void on_net_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	kick(l);
 }
 
-static void on_timer(uv_timer_t *h)
+/* Its deadline (due) came: on_deadlines took it out of the heap. */
+static void on_deadline(link *l, uint64_t now, uint64_t due)
 {
-	link *l = h->data;
-	uint64_t now = link_env_now(l->env);
-	if (l->timer_due_ms != UINT64_MAX && now >= l->timer_due_ms + TIMER_LATE_WARN_MS &&
-	    l->env->h.timer_late)
-		l->env->h.timer_late(l->env->h.owner, now, now - l->timer_due_ms);
+	if (now >= due + TIMER_LATE_WARN_MS && l->env->h.timer_late)
+		l->env->h.timer_late(l->env->h.owner, now, now - due);
 	if (now >= l->linger_deadline_ms) {
 		net_close(l);
 		timer_close(l);
@@ -603,6 +683,9 @@ static void on_timer(uv_timer_t *h)
 
 static link *link_new(link_env *env)
 {
+	/* The deadline's slot first: setting it later cannot fail. */
+	if (deadlines_reserve(&env->deadlines, env->n_links + 1) != 0)
+		return NULL;
 	link *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
@@ -610,14 +693,11 @@ static link *link_new(link_env *env)
 	l->id = atomic_fetch_add(&next_link_id, 1);
 	l->connect_deadline_ms = UINT64_MAX;
 	l->linger_deadline_ms = UINT64_MAX;
-	l->timer_due_ms = UINT64_MAX;
-	uv_timer_init(env->loop, &l->timer);
-	l->timer.data = l;
-	l->open_handles = 1;
+	deadline_node_init(&l->deadline);
 	uv_tcp_init(env->loop, &l->net);
 	l->net.data = l;
 	l->net_init = true;
-	l->open_handles++;
+	l->open_handles = 1;
 	env->n_links++;
 	return l;
 }
@@ -643,6 +723,7 @@ static void on_server_connect(uv_connect_t *req, int status)
 {
 	link *l = req->data;
 	const link_params *p = l->env->p;
+	free(req); /* called once, with UV_ECANCELED if the handle closed first */
 	if (status == UV_ECANCELED)
 		return;
 	l->connect_deadline_ms = UINT64_MAX;
@@ -666,9 +747,15 @@ link *link_connect(link_env *env)
 	link *l = link_new(env);
 	if (!l)
 		return NULL;
-	l->connect_req.data = l;
-	int r = uv_tcp_connect(&l->connect_req, &l->net,
-	                       (const struct sockaddr *)&env->p->remote.ss, on_server_connect);
+	uv_connect_t *req = malloc(sizeof(*req));
+	int r = UV_ENOMEM;
+	if (req) {
+		req->data = l;
+		r = uv_tcp_connect(req, &l->net, (const struct sockaddr *)&env->p->remote.ss,
+		                   on_server_connect);
+		if (r != 0)
+			free(req);
+	}
 	if (r != 0) {
 		log_msg(LOG_LVL_WARN, "conn=%llu event=server_connect_failed server=%s err=%s",
 		        (unsigned long long)l->id, env->p->remote_text, uv_err_name(r));
@@ -681,13 +768,13 @@ link *link_connect(link_env *env)
 	return l;
 }
 
-static void log_accepted(link *l)
+static void log_accepted(link *l, const net_addr *client)
 {
 	if (!log_enabled(LOG_LVL_INFO))
 		return;
 	char text[ADDR_TEXT_MAX_BYTES] = "?";
-	if (l->client.len)
-		net_addr_text(&l->client, text, sizeof(text));
+	if (client->len)
+		net_addr_text(client, text, sizeof(text));
 	log_msg(LOG_LVL_INFO, "conn=%llu event=accepted from=%s", (unsigned long long)l->id, text);
 }
 
@@ -703,21 +790,19 @@ link *link_accept(link_env *env, uv_stream_t *listener)
 		return l;
 	}
 	l->net_up = true;
-	l->client.len = sizeof(l->client.ss);
-	if (uv_tcp_getpeername(&l->net, (struct sockaddr *)&l->client.ss, (int *)&l->client.len) !=
-	    0)
-		l->client.len = 0;
+	net_addr client;
+	peer_addr(l, &client);
 	/* Behind a balancer the socket's peer is the balancer: admission keys
 	 * on the client its PROXY header names, once it has arrived. */
 	if (env->p->proxy_protocol)
 		l->admit_later = true;
-	else if (env->h.admit_client && !env->h.admit_client(env->h.owner, l, &l->client)) {
+	else if (env->h.admit_client && !env->h.admit_client(env->h.owner, l, &client)) {
 		l->net_dead = true;
 		l->closing = true;
 		kick(l);
 		return l;
 	}
-	log_accepted(l);
+	log_accepted(l, &client);
 	uv_tcp_nodelay(&l->net, 1);
 	lull_callbacks cb = callbacks(l);
 	start_engine(l,

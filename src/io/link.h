@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "deadlines.h"
 #include "lull.h"
 #include "lull_stream.h"
 #include "net.h"
@@ -105,9 +106,20 @@ typedef struct link_env {
 	size_t n_plains;
 	size_t n_links;
 	size_t n_connecting; /* plains connecting their target */
+	/* Every link's deadline, behind one timer (link.c). */
+	deadlines deadlines;
+	uv_timer_t deadline_timer;
+	uint64_t deadline_armed_ms; /* when it fires; DEADLINE_NONE: stopped */
+	bool deadlines_closed;
 } link_env;
 
 uint64_t link_env_now(link_env *env);
+/* After loop is set: the links' timer (0, or a libuv error). */
+int link_env_start(link_env *env);
+/* Once no link is left: close the timer (the loop then runs down). */
+void link_env_stop(link_env *env);
+/* After the loop ended. */
+void link_env_free(link_env *env);
 
 /* Client: a link that connects to the server now. NULL: no memory. */
 struct link *link_connect(link_env *env);
@@ -140,8 +152,6 @@ void link_set_next(struct link *l, struct link *next);
 /* The owner's own pointer for l (e.g. its status record); NULL at first. */
 void link_set_owner_data(struct link *l, void *data);
 void *link_owner_data(const struct link *l);
-/* Server: the client admit_client was asked about (its source address). */
-const net_addr *link_client(const struct link *l);
 /* Server: the authenticated peer's name (NULL before the first handshake). */
 const char *link_peer_name(const struct link *l);
 /* Server, --target-proxy-protocol: the PROXY v2 header for a target

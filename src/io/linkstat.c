@@ -25,6 +25,7 @@ struct link_stat {
 	enum link_state state;
 	uint32_t epoch;
 	lull_rekey_reason last_reason;
+	_Atomic unsigned streams; /* here, not last: the record fits a smaller malloc chunk */
 	uint64_t opened_ms, handshake_ms, last_heartbeat_ms;
 	uint64_t bytes_at_rekey;
 	/* Set once, by the worker, when the peer is named; read by the same
@@ -32,7 +33,6 @@ struct link_stat {
 	metrics_peer *peer_metrics;
 	_Atomic uint64_t bytes[2];
 	_Atomic uint64_t last_data_ms;
-	_Atomic unsigned streams;
 };
 
 int linkstat_registry_init(linkstat_registry *r, unsigned worker, uint64_t idle_after_ms)

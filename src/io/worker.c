@@ -35,6 +35,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "../support/keyfile.h"
 #include "../support/log.h"
@@ -252,6 +255,33 @@ static struct link *pick_link(worker *w)
 	return best;
 }
 
+/* ---- Memory after bursts ------------------------------------------------ */
+
+static void on_trim_timer(uv_timer_t *h)
+{
+	worker *w = h->data;
+	uint64_t now = uv_now(&w->loop);
+	if (now - w->trim_last_ms < MALLOC_TRIM_QUIET_MS) {
+		/* Still going: wait for the quiet after it. */
+		uv_timer_start(&w->trim_timer, on_trim_timer,
+		               MALLOC_TRIM_QUIET_MS - (now - w->trim_last_ms), 0);
+		return;
+	}
+	w->trim_events = 0;
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
+/* A handshake completed or a link went: one more event of a burst. */
+static void note_burst_event(worker *w)
+{
+	w->trim_last_ms = uv_now(&w->loop);
+	if (++w->trim_events >= MALLOC_TRIM_AFTER_EVENTS && !w->finished &&
+	    !uv_is_active((uv_handle_t *)&w->trim_timer))
+		uv_timer_start(&w->trim_timer, on_trim_timer, MALLOC_TRIM_QUIET_MS, 0);
+}
+
 /* What the worker keeps about one of its links (link_owner_data). */
 typedef struct link_meta {
 	link_stat *stat; /* what /status shows; NULL if it could not be made */
@@ -405,6 +435,8 @@ static void maybe_finish(worker *w)
 	uv_close((uv_handle_t *)&w->accept_retry, NULL);
 	uv_close((uv_handle_t *)&w->wait_timer, NULL);
 	uv_close((uv_handle_t *)&w->link_timer, NULL);
+	uv_close((uv_handle_t *)&w->trim_timer, NULL);
+	link_env_stop(&w->env);
 }
 
 /* Drain done: nothing left that a stop would cut.  The main thread
@@ -441,6 +473,7 @@ static void hook_gone(void *owner, struct link *l)
 	bool was_up = link_was_up(l);
 	if (!was_up && w->n_pending)
 		w->n_pending--;
+	note_burst_event(w);
 	link_meta *m = link_owner_data(l);
 	if (m) {
 		/* Gone before its first handshake completed: its source earns
@@ -710,6 +743,8 @@ static void hook_link_event(void *owner, struct link *l, const lull_event *ev)
 	worker *w = owner;
 	link_meta *m = link_owner_data(l);
 	linkstat_event(&w->linkstats, m ? m->stat : NULL, ev);
+	if (ev->type == LULL_EV_HANDSHAKE_DONE)
+		note_burst_event(w);
 }
 
 static void hook_bytes(void *owner, struct link *l, int dir, size_t n)
@@ -824,8 +859,10 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 	    (r = uv_timer_init(&w->loop, &w->srk_timer)) != 0 ||
 	    (r = uv_timer_init(&w->loop, &w->accept_retry)) != 0 ||
 	    (r = uv_timer_init(&w->loop, &w->wait_timer)) != 0 ||
-	    (r = uv_timer_init(&w->loop, &w->link_timer)) != 0)
+	    (r = uv_timer_init(&w->loop, &w->link_timer)) != 0 ||
+	    (r = uv_timer_init(&w->loop, &w->trim_timer)) != 0)
 		return r;
+	w->trim_timer.data = w;
 	w->listener.data = w;
 	w->wake.data = w;
 	w->srk_timer.data = w;
@@ -852,6 +889,8 @@ int worker_init(worker *w, unsigned index, const daemon_params *dp, int listen_f
 			return UV_ENOMEM;
 	}
 	env_init(w);
+	if ((r = link_env_start(&w->env)) != 0)
+		return r;
 	/* Client: the links come up as soon as the loop runs. */
 	if (persistent_links(w))
 		uv_timer_start(&w->link_timer, on_link_timer, 0, 0);
@@ -890,6 +929,7 @@ void worker_destroy(worker *w)
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);
 	}
+	link_env_free(&w->env);
 	if (w->mu_ready)
 		uv_mutex_destroy(&w->mu);
 	if (w->links_ready)

@@ -56,6 +56,11 @@ typedef struct worker {
 	ratelimit refused_rl, accept_rl, late_rl, throttled_rl;
 	source_budget budget;    /* server: per-source handshake penalties */
 	uv_timer_t accept_retry; /* ACCEPT_RETRY_MS after a refusal found no memory */
+	/* Bursts: handshakes done and links gone since the last malloc_trim,
+	 * and when the last one was (see maybe_trim in worker.c). */
+	uv_timer_t trim_timer;
+	unsigned trim_events;
+	uint64_t trim_last_ms;
 	bool stopping;
 	bool draining;       /* server: GOAWAY sent, waiting for links to end */
 	atomic_bool drained; /* draining, and no link or stream socket is left */
