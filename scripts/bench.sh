@@ -28,6 +28,10 @@
 #   idle   M idle connections with heartbeats: server RSS per connection and
 #          server CPU per second of idle.
 #
+# Part 3, links and streams (bench/bench_links.sh): 8 bulk streams sharing
+# one link (max/min time) and server memory per idle link
+# (bench/idle_links.sh); BENCH_LINKS=0 skips it.
+#
 # Results: a table and the targets on stdout; BUILD_DIR/bench/
 # results.csv (peer table), scale.csv (part 2) and results.json (both).
 #
@@ -129,5 +133,7 @@ BENCH_DIR=$(dirname "${BASH_SOURCE[0]}")/../bench
 . "$BENCH_DIR/bench_peers.sh"
 # shellcheck source=bench/bench_scale.sh
 . "$BENCH_DIR/bench_scale.sh"
+# shellcheck source=bench/bench_links.sh
+. "$BENCH_DIR/bench_links.sh"
 # shellcheck source=bench/bench_report.sh
 . "$BENCH_DIR/bench_report.sh"
