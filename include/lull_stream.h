@@ -68,7 +68,7 @@ extern "C" {
 /* The mux stops handing frames to the engine while this much engine output
  * is pending: the rest waits in the streams' queues, where the round-robin
  * can still interleave it. */
-#define LULL_STREAM_ENGINE_QUEUE_BYTES (64u << 10)
+#define LULL_STREAM_ENGINE_QUEUE_BYTES (192u << 10)
 
 /* ---- Frames (docs/protocol.md §10.1) ------------------------------------ */
 

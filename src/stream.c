@@ -40,6 +40,13 @@
 
 static void link_closed_now(lull_mux *m);
 
+/* The mux stops at LULL_STREAM_ENGINE_QUEUE_BYTES of engine output and may
+ * pass it by one frame: the engine must still take that frame. */
+_Static_assert(LULL_STREAM_ENGINE_QUEUE_BYTES + LULL_STREAM_FRAME_MAX_BYTES +
+                               WIRE_RECORD_OVERHEAD_BYTES <=
+                       LULL_SEND_BUFFER_BYTES,
+               "the engine's send buffer holds the mux's engine queue and one frame");
+
 /* ---- Frames ------------------------------------------------------------ */
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -474,6 +481,16 @@ static void reserve_output(lull_mux *m, size_t data_bytes)
 	                                                       WIRE_RECORD_OVERHEAD_BYTES));
 }
 
+/* send_direct's condition: nothing else waits to be sent (no stream in
+ * the ring, no RESET or GOAWAY due: the round-robin has nobody to be fair
+ * to), s has nothing queued, and the engine takes DATA. */
+static bool may_send_direct(const lull_mux *m, const mux_stream *s)
+{
+	return !m->ring && !m->flushing && !m->closed && !m->goaway_due && !m->resets_head &&
+	       s->queued == 0 && !s->open_due && lull_conn_is_open(m->conn) &&
+	       lull_conn_max_message(m->conn) >= STREAM_MIN_MAX_MESSAGE_BYTES;
+}
+
 /* lull_mux_write's fast path: while nothing else waits to be sent (no
  * stream in the ring, no RESET or GOAWAY due: the round-robin has nobody
  * to be fair to) and the engine has room, DATA frames are sealed straight
@@ -484,9 +501,7 @@ static size_t send_direct(lull_mux *m, uint64_t now, mux_stream *s, const uint8_
                           lull_err *err)
 {
 	*err = LULL_OK;
-	if (m->ring || m->flushing || m->closed || m->goaway_due || m->resets_head ||
-	    s->queued > 0 || s->open_due || !lull_conn_is_open(m->conn) ||
-	    lull_conn_max_message(m->conn) < STREAM_MIN_MAX_MESSAGE_BYTES)
+	if (!may_send_direct(m, s))
 		return 0;
 	uint8_t head[LULL_STREAM_HEADER_BYTES];
 	stream_frame f = {.type = LULL_STREAM_DATA, .id = s->id};
@@ -544,7 +559,11 @@ static void settle(lull_mux *m, mux_stream *s)
 		emit_closed(m, s, LULL_STREAM_NORMAL, false);
 }
 
-/* The room a stream may offer lull_mux_write (see the invariants). */
+/* The room a stream may offer lull_mux_write (see the invariants): its
+ * credit, the link's send budget, and what its queue may still hold -
+ * plus, when its bytes can go straight to the engine, the engine's room,
+ * so that one large read is sealed without a copy and only the rest
+ * queued. */
 static size_t room_of(const lull_mux *m, const mux_stream *s)
 {
 	if (s->fin_wanted || s->queued >= LULL_STREAM_QUEUE_BYTES)
@@ -553,8 +572,14 @@ static size_t room_of(const lull_mux *m, const mux_stream *s)
 	uint64_t link = m->cfg.link_send_bytes > m->queued ? m->cfg.link_send_bytes - m->queued : 0;
 	if (link < r)
 		r = link;
-	if (LULL_STREAM_QUEUE_BYTES - s->queued < r)
-		r = LULL_STREAM_QUEUE_BYTES - s->queued;
+	uint64_t q = LULL_STREAM_QUEUE_BYTES - s->queued;
+	if (may_send_direct(m, s)) {
+		size_t pending = lull_conn_output_pending(m->conn);
+		if (pending < LULL_STREAM_ENGINE_QUEUE_BYTES)
+			q += LULL_STREAM_ENGINE_QUEUE_BYTES - pending;
+	}
+	if (q < r)
+		r = q;
 	return (size_t)r;
 }
 

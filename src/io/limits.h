@@ -15,14 +15,18 @@
 #include "../support/text_limits.h"
 
 /* One transport read, shared per worker (reads are consumed synchronously). */
-#define NET_READ_BYTES (64u << 10)
+#define NET_READ_BYTES (256u << 10)
 /* One read of a stream's own socket, at most (and at most its write room):
  * the mux cuts it into DATA frames, so fewer, larger reads cost fewer
  * system calls and wake-ups per byte.  Shares the worker's read buffer. */
 #define PLAIN_READ_BYTES NET_READ_BYTES
-/* DATA for one stream's socket is gathered up to this much per write (a
- * link read of NET_READ_BYTES holds about four frames of one stream). */
-#define PLAIN_WRITE_BATCH_BYTES (64u << 10)
+/* DATA for one stream's socket is gathered up to this much per write: a
+ * link read of NET_READ_BYTES holds about sixteen frames of one stream.
+ * One buffer of this size per worker is kept and reused; when it is in
+ * use (several streams got data in one read), the others gather in
+ * buffers of PLAIN_WRITE_BATCH_MIN_BYTES, written when full. */
+#define PLAIN_WRITE_BATCH_BYTES     (256u << 10)
+#define PLAIN_WRITE_BATCH_MIN_BYTES (32u << 10)
 
 /* Engine output moves to a link's socket while less than this waits
  * there; the streams' own queues are bounded by their credit

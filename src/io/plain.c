@@ -233,13 +233,7 @@ static void do_shutdown(plain *p)
 
 static pwreq *pwreq_new(plain *p, size_t cap, bool credit)
 {
-	pwreq *w = NULL;
-	if (cap == PLAIN_WRITE_BATCH_BYTES && p->env->spare_batch) {
-		w = p->env->spare_batch;
-		p->env->spare_batch = NULL;
-	} else {
-		w = malloc(sizeof(*w) + cap);
-	}
+	pwreq *w = malloc(sizeof(*w) + cap);
 	if (!w)
 		return NULL;
 	w->p = p;
@@ -258,6 +252,17 @@ static void pwreq_free(link_env *env, pwreq *w)
 		env->spare_batch = w;
 	else
 		free(w);
+}
+
+/* The worker's reusable batch buffer, made once per loop on first use. */
+static void make_spare_batch(link_env *env)
+{
+	if (!env->spare_batch && !env->spare_made) {
+		env->spare_made = true;
+		env->spare_batch = malloc(sizeof(pwreq) + PLAIN_WRITE_BATCH_BYTES);
+		if (env->spare_batch)
+			env->spare_batch->cap = PLAIN_WRITE_BATCH_BYTES;
+	}
 }
 
 static void unlink_batched(plain *p)
@@ -318,11 +323,23 @@ failed:
  * first).  false: no memory, or the socket failed. */
 static bool batch_data(plain *p, const uint8_t *data, size_t len)
 {
+	make_spare_batch(p->env);
 	if (p->batch && p->batch->cap - p->batch->len < len && !write_batch(p))
 		return false;
 	if (!p->batch) {
-		p->batch = pwreq_new(
-		        p, len > PLAIN_WRITE_BATCH_BYTES ? len : PLAIN_WRITE_BATCH_BYTES, true);
+		if (p->env->spare_batch && len <= PLAIN_WRITE_BATCH_BYTES) {
+			p->batch = p->env->spare_batch; /* cap PLAIN_WRITE_BATCH_BYTES */
+			p->env->spare_batch = NULL;
+			p->batch->p = p;
+			p->batch->len = p->batch->sent = 0;
+			p->batch->credit = true;
+		} else {
+			p->batch = pwreq_new(p,
+			                     len > PLAIN_WRITE_BATCH_MIN_BYTES
+			                             ? len
+			                             : PLAIN_WRITE_BATCH_MIN_BYTES,
+			                     true);
+		}
 		if (!p->batch)
 			return false;
 		p->bnext = p->env->batched;
