@@ -48,7 +48,8 @@ extern "C" {
  * last credit: the stream moves half a window in less than this, so the
  * window, not the consumer, bounds it, and larger windows mean fewer
  * WINDOW frames (each a record and a wake-up at the sender). */
-#define LULL_STREAM_WINDOW_GROW_MS 20u
+#define LULL_STREAM_WINDOW_GROW_MS    20u
+#define LULL_STREAM_RATE_WINDOW_BYTES (2u << 20) /* ... up to this much */
 /* Sum of the receive windows a link may grant beyond the streams' initial
  * ones: what window growth may add, link-wide. */
 #define LULL_STREAM_DEFAULT_LINK_WINDOW_BYTES (64u << 20)

@@ -491,6 +491,22 @@ static bool may_send_direct(const lull_mux *m, const mux_stream *s)
 	       lull_conn_max_message(m->conn) >= STREAM_MIN_MAX_MESSAGE_BYTES;
 }
 
+/* What one write may seal straight into the engine: its room, shared
+ * among the link's streams (at least one chunk), so that a stream whose
+ * read comes first after the engine drained does not take all of it
+ * while others wait for their turn in the ring. */
+static size_t direct_share(const lull_mux *m)
+{
+	size_t pending = lull_conn_output_pending(m->conn);
+	if (pending >= LULL_STREAM_ENGINE_QUEUE_BYTES)
+		return 0;
+	size_t room = LULL_STREAM_ENGINE_QUEUE_BYTES - pending;
+	size_t share = LULL_STREAM_ENGINE_QUEUE_BYTES / (m->n_streams ? m->n_streams : 1);
+	if (share < LULL_STREAM_CHUNK_BYTES)
+		share = LULL_STREAM_CHUNK_BYTES;
+	return share < room ? share : room;
+}
+
 /* lull_mux_write's fast path: while nothing else waits to be sent (no
  * stream in the ring, no RESET or GOAWAY due: the round-robin has nobody
  * to be fair to) and the engine has room, DATA frames are sealed straight
@@ -506,6 +522,9 @@ static size_t send_direct(lull_mux *m, uint64_t now, mux_stream *s, const uint8_
 	uint8_t head[LULL_STREAM_HEADER_BYTES];
 	stream_frame f = {.type = LULL_STREAM_DATA, .id = s->id};
 	size_t hlen = stream_frame_write_header(&f, head), cap = chunk_limit(m), sent = 0;
+	size_t share = direct_share(m);
+	if (len > share)
+		len = share;
 	reserve_output(m, len);
 	while (sent < len && !engine_full(m)) {
 		size_t k = len - sent < cap ? len - sent : cap;
@@ -573,11 +592,8 @@ static size_t room_of(const lull_mux *m, const mux_stream *s)
 	if (link < r)
 		r = link;
 	uint64_t q = LULL_STREAM_QUEUE_BYTES - s->queued;
-	if (may_send_direct(m, s)) {
-		size_t pending = lull_conn_output_pending(m->conn);
-		if (pending < LULL_STREAM_ENGINE_QUEUE_BYTES)
-			q += LULL_STREAM_ENGINE_QUEUE_BYTES - pending;
-	}
+	if (may_send_direct(m, s))
+		q += direct_share(m);
 	if (q < r)
 		r = q;
 	return (size_t)r;
@@ -991,7 +1007,13 @@ lull_err lull_mux_consumed(lull_mux *m, uint64_t now_ms, uint32_t id, size_t n)
 		uint64_t grow = s->window;
 		if (grow > m->cfg.max_window - s->window)
 			grow = m->cfg.max_window - s->window;
-		if (m->window_extra + grow <= m->cfg.link_window_bytes) {
+		/* Growth by rate alone stops at LULL_STREAM_RATE_WINDOW_BYTES:
+		 * enough to make WINDOW frames rare, small enough that every
+		 * stream of a busy link gets there within the link's budget (a
+		 * stream that grew first must not keep a bigger share of a
+		 * credit-bound link). */
+		bool fair = window_bound || s->window + grow <= LULL_STREAM_RATE_WINDOW_BYTES;
+		if (fair && m->window_extra + grow <= m->cfg.link_window_bytes) {
 			s->window += (uint32_t)grow;
 			m->window_extra += grow;
 		}

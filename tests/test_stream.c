@@ -268,8 +268,9 @@ static void test_window_exhaustion_and_refill(void)
 
 /* A stream that never exhausts its window, the consumer keeping up: the
  * window doubles while credit falls due within LULL_STREAM_WINDOW_GROW_MS
- * of the last (fewer WINDOW frames at speed), and stays as it is when
- * credit comes slower than that. */
+ * of the last (fewer WINDOW frames at speed), up to
+ * LULL_STREAM_RATE_WINDOW_BYTES, and stays as it is when credit comes
+ * slower than that. */
 static void test_window_grows_with_rate(void)
 {
 	for (int slow = 0; slow < 2; slow++) {
@@ -287,7 +288,7 @@ static void test_window_grows_with_rate(void)
 		}
 		uint64_t window = lull_mux_window_total(mp->server.mux);
 		CHECK(window ==
-		      (slow ? LULL_STREAM_INITIAL_WINDOW_BYTES : LULL_STREAM_MAX_WINDOW_BYTES));
+		      (slow ? LULL_STREAM_INITIAL_WINDOW_BYTES : LULL_STREAM_RATE_WINDOW_BYTES));
 		CHECK(mp->server.got[id] == total);
 		CHECK(mp->server.hash[id] == mp_expected_hash(id, total));
 		mp_delete(mp);
