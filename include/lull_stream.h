@@ -176,12 +176,15 @@ lull_err lull_mux_open(lull_mux *m, uint64_t now_ms, void *stream_user, uint32_t
 lull_err lull_mux_set_user(lull_mux *m, uint32_t id, void *stream_user);
 
 /* Bytes lull_mux_write would take for id now: the peer's credit less what
- * is queued, capped by the link's send budget.  0 for an unknown id.  An
- * answer of 0 for a live stream promises a LULL_STREAM_EV_WRITABLE event
- * once there is room again. */
+ * is queued, capped by the link's send budget and by what the stream's
+ * queue may still hold (LULL_STREAM_QUEUE_BYTES), plus the engine's room
+ * when the bytes can be sealed at once.  0 for an unknown id.  An answer
+ * of 0 for a live stream promises a LULL_STREAM_EV_WRITABLE event once
+ * there is room again. */
 size_t lull_mux_write_room(lull_mux *m, uint32_t id);
-/* Queue up to len bytes of id's data; *taken says how many (at most the
- * room).  LULL_ERR_WOULD_BLOCK when none could be taken; a
+/* Take up to len bytes of id's data - sealed into DATA frames at once when
+ * nothing else waits and the engine has room, else queued; *taken says how
+ * many (at most the room).  LULL_ERR_WOULD_BLOCK when none could be taken; a
  * LULL_STREAM_EV_WRITABLE event says when to try again. */
 lull_err lull_mux_write(lull_mux *m, uint64_t now_ms, uint32_t id, const uint8_t *data, size_t len,
                         size_t *taken);

@@ -497,8 +497,9 @@ static void noise_nonce(crypto_aead_alg alg, uint64_t n, uint8_t iv[CRYPTO_AEAD_
 
 /*
  * Start one AEAD operation on the keyed context: set the direction and the
- * IV (the key stays), absorb the AAD, and run len bytes in -> out.  Length
- * zero skips the update so a NULL pointer never meets arithmetic.
+ * IV (the key stays), absorb the AAD, and run the n_in parts of in through
+ * to out, one after the other.  An empty part skips its update so a NULL
+ * pointer never meets arithmetic.
  */
 static bool aead_begin(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *iv, const uint8_t *ad,
                        size_t ad_len, const crypto_part *in, size_t n_in, uint8_t *out)

@@ -154,7 +154,8 @@ lull_err crypto_aead_seal(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t 
 
 /* A plaintext given in parts, sealed as if they were one buffer: the
  * stream layer's frame header and the application's bytes, where they
- * lie, without copying them together first. */
+ * lie, without copying them together first.  out holds the parts' total
+ * length + CRYPTO_AEAD_TAG_BYTES and overlaps none of them. */
 typedef struct crypto_part {
 	const uint8_t *data;
 	size_t len;

@@ -3,13 +3,16 @@
  * the wire rules are docs/protocol.md §10).
  *
  * Invariants:
- *  - Sans-I/O: no clock, no socket.  Frames leave only through
- *    lull_conn_send, and only from flush(); a frame the engine cannot take
+ *  - Sans-I/O: no clock, no socket.  Frames leave only through the
+ *    engine (conn_send_parts), from flush() or - for DATA sealed straight
+ *    from a write while no other frame waits (send_direct) - from
+ *    lull_mux_write, both with flushing raised; a frame the engine cannot take
  *    yet (WOULD_BLOCK) stays where it was - a flag or a count on its
  *    stream, or a mux_reset entry - and nothing is ever dropped or sent
  *    twice.
  *  - Send side: a stream's queue never holds more than the peer's credit
- *    (queued <= send_credit), and all queues together never more than
+ *    (queued <= send_credit) nor more than LULL_STREAM_QUEUE_BYTES plus
+ *    one engine share, and all queues together never more than
  *    cfg.link_send_bytes: lull_mux_write takes no more than that.
  *  - Receive side: a DATA frame is delivered only if it stays within
  *    limit_sent (what this end told the peer it may send); credit grows
@@ -433,14 +436,33 @@ static lull_err send_data(lull_mux *m, uint64_t now, mux_stream *s)
 	crypto_part pieces[CONN_PARTS_MAX];
 	pieces[0] = (crypto_part){.data = head, .len = stream_frame_write_header(&f, head)};
 	size_t np = 1, cap = chunk_limit(m), n = 0;
-	for (stream_chunk *c = s->q_head; c && n < cap && np < CONN_PARTS_MAX; c = c->next) {
+	stream_chunk *c = s->q_head;
+	for (; c && n < cap && np < CONN_PARTS_MAX; c = c->next) {
 		size_t k = c->len - c->off;
 		if (k > cap - n)
 			k = cap - n;
 		pieces[np++] = (crypto_part){.data = c->data + c->off, .len = k};
 		n += k;
 	}
-	lull_err err = send_pieces(m, now, pieces, np);
+	lull_err err;
+	if (c && n < cap) {
+		/* Many small writes queued: gather them, so that a frame is
+		 * still a full chunk rather than CONN_PARTS_MAX - 1 of them. */
+		uint8_t frame[LULL_STREAM_CHUNK_BYTES];
+		n = 0;
+		for (c = s->q_head; c && n < cap; c = c->next) {
+			size_t k = c->len - c->off;
+			if (k > cap - n)
+				k = cap - n;
+			memcpy(frame + n, c->data + c->off, k);
+			n += k;
+		}
+		crypto_part gathered[2] = {pieces[0], {.data = frame, .len = n}};
+		err = send_pieces(m, now, gathered, 2);
+		lull_wipe(frame, n);
+	} else {
+		err = send_pieces(m, now, pieces, np);
+	}
 	if (err != LULL_OK)
 		return err;
 	s->send_credit -= n;
@@ -448,7 +470,7 @@ static lull_err send_data(lull_mux *m, uint64_t now, mux_stream *s)
 	m->queued -= n;
 	s->bytes_out += n;
 	while (n > 0) {
-		stream_chunk *c = s->q_head;
+		c = s->q_head;
 		size_t k = c->len - c->off;
 		if (k > n) {
 			c->off += n;
@@ -488,6 +510,7 @@ static bool may_send_direct(const lull_mux *m, const mux_stream *s)
 {
 	return !m->ring && !m->flushing && !m->closed && !m->goaway_due && !m->resets_head &&
 	       s->queued == 0 && !s->open_due && lull_conn_is_open(m->conn) &&
+	       !m->conn->held_head && /* waiting for keys: held, not output */
 	       lull_conn_max_message(m->conn) >= STREAM_MIN_MAX_MESSAGE_BYTES;
 }
 
@@ -526,7 +549,10 @@ static size_t send_direct(lull_mux *m, uint64_t now, mux_stream *s, const uint8_
 	if (len > share)
 		len = share;
 	reserve_output(m, len);
-	while (sent < len && !engine_full(m)) {
+	/* As in flush(): a link that closes inside a send ends its streams
+	 * only once s is no longer in use. */
+	m->flushing++;
+	while (sent < len && !engine_full(m) && !m->closed) {
 		size_t k = len - sent < cap ? len - sent : cap;
 		crypto_part pieces[2] = {{.data = head, .len = hlen},
 		                         {.data = data + sent, .len = k}};
@@ -540,6 +566,12 @@ static size_t send_direct(lull_mux *m, uint64_t now, mux_stream *s, const uint8_
 		s->send_credit -= k;
 		s->bytes_out += k;
 		sent += k;
+	}
+	m->flushing--;
+	if (m->close_deferred && !m->flushing) {
+		m->close_deferred = false;
+		link_closed_now(m); /* s is gone: the caller must not touch it */
+		*err = LULL_ERR_CLOSED;
 	}
 	return sent;
 }
@@ -923,13 +955,13 @@ lull_err lull_mux_write(lull_mux *m, uint64_t now_ms, uint32_t id, const uint8_t
 	}
 	size_t direct = send_direct(m, now_ms, s, data, n, &err);
 	*taken = direct;
-	if (err != LULL_OK)
-		return err;
+	if (err != LULL_OK) /* the link failed: its CLOSED events say so */
+		return err == LULL_ERR_CLOSED ? LULL_OK : err;
 	if (direct < n) {
 		size_t rest = n - direct;
 		stream_chunk *c = malloc(sizeof(*c) + rest);
 		if (!c)
-			return direct ? flush_after(m, now_ms) : LULL_ERR_NOMEM;
+			return LULL_ERR_NOMEM; /* *taken says what went */
 		c->next = NULL;
 		c->len = rest;
 		c->off = 0;

@@ -375,6 +375,37 @@ static void test_queue_cap_slow_drain(void)
 	mp_delete(mp);
 }
 
+/* A stream whose queue is many small writes (a chatty protocol while the
+ * engine is full) still sends full frames: its bytes are gathered, not
+ * sent as frames of a few bytes each. */
+static void test_small_writes_fill_frames(void)
+{
+	mux_pair *mp = mp_new(NULL, NULL, NULL, NULL);
+	uint32_t a = open_stream(mp), b = open_stream(mp);
+	mp_pump(mp);
+	mp->p.hold_client_output = true;
+	uint64_t oa = 0, ob = 0;
+	mp_write_pattern(mp, &mp->client, a, &oa, 200000); /* the engine fills */
+	for (int i = 0; i < 3000; i++) {
+		uint8_t byte = mp_byte(b, ob);
+		size_t taken = 0;
+		CHECK_OK(lull_mux_write(mp->client.mux, mp->p.now, b, &byte, 1, &taken));
+		ob += taken;
+	}
+	CHECK(ob == 3000);
+	mp->p.hold_client_output = false;
+	unsigned from = mp->server.n_data;
+	mp_pump(mp);
+	unsigned frames_b = 0;
+	for (unsigned i = from; i < mp->server.n_data; i++)
+		frames_b += mp->server.data_order[i] == b;
+	CHECK(frames_b == 1);
+	CHECK(mp->server.got[b] == 3000 && mp->server.hash[b] == mp_expected_hash(b, 3000));
+	transfer_from(mp, &mp->client, a, &oa, 200000);
+	CHECK(mp->server.hash[a] == mp_expected_hash(a, 200000));
+	mp_delete(mp);
+}
+
 static void test_link_window_budget(void)
 {
 	lull_mux_config sm;
@@ -836,6 +867,7 @@ int main(void)
 	test_link_window_budget();
 	test_window_grows_with_rate();
 	test_queue_cap_slow_drain();
+	test_small_writes_fill_frames();
 	test_stream_cap();
 	test_goaway();
 	test_stalled_stream_others_flow_heartbeats_acked();

@@ -6,8 +6,9 @@
  * peers do: one read buffer per worker, at most NET_WRITE_QUEUE_BYTES (plus
  * one chunk of engine output) queued towards the lull peer, what the
  * engine bounds (LULL_SEND_BUFFER_BYTES, one message in reassembly), and
- * per stream at most its window queued towards its socket and its credit
- * queued in the mux (include/lull_stream.h: the link-wide caps).
+ * per stream at most its window queued towards its socket and
+ * LULL_STREAM_QUEUE_BYTES queued in the mux (include/lull_stream.h: the
+ * link-wide caps), plus one write batch (PLAIN_WRITE_BATCH_BYTES).
  */
 #ifndef LULL_IO_LIMITS_H
 #define LULL_IO_LIMITS_H

@@ -304,7 +304,9 @@ static bool write_batch(plain *p)
 	}
 	if (w->sent > 0 && p->l)
 		(void)lull_mux_consumed(link_mux(p->l), link_env_now(p->env), p->id, w->sent);
-	if (w->sent == w->len) {
+	if (w->sent == w->len || p->closing) {
+		/* All written - or the credit's flush ended the link, and the
+		 * socket with it: nothing more goes to it. */
 		pwreq_free(p->env, w);
 		return true;
 	}
@@ -326,6 +328,8 @@ static bool batch_data(plain *p, const uint8_t *data, size_t len)
 	make_spare_batch(p->env);
 	if (p->batch && p->batch->cap - p->batch->len < len && !write_batch(p))
 		return false;
+	if (p->closing)
+		return true; /* the full batch's credit ended the link: nothing to gather for */
 	if (!p->batch) {
 		if (p->env->spare_batch && len <= PLAIN_WRITE_BATCH_BYTES) {
 			p->batch = p->env->spare_batch; /* cap PLAIN_WRITE_BATCH_BYTES */
@@ -465,6 +469,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		size_t taken = 0;
 		lull_err err = lull_mux_write(link_mux(l), link_env_now(p->env), p->id,
 		                              (const uint8_t *)buf->base, (size_t)nread, &taken);
+		if (!p->l) {
+			/* The link ended inside the write; its CLOSED event reset
+			 * this socket and said why. */
+			return;
+		}
 		if (err != LULL_OK || taken != (size_t)nread) {
 			abort_stream(p, LULL_STREAM_INTERNAL_ERROR, lull_err_name(err));
 			return;
@@ -668,7 +677,9 @@ void plain_reset_all(link_env *env)
 
 void plain_env_release(link_env *env)
 {
-	free(env->spare_batch); /* wiped when it was kept */
+	while (env->batched)
+		drop_batch(env->batched); /* plaintext not written: wiped */
+	free(env->spare_batch);           /* wiped when it was kept */
 	env->spare_batch = NULL;
 }
 

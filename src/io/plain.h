@@ -38,7 +38,7 @@ void plain_expire_connects(link_env *env, struct link *l, uint64_t now_ms);
 void plain_flush_writes(link_env *env, struct link *current);
 uint64_t plain_next_connect_deadline(const link_env *env, const struct link *l);
 
-/* The four above, as the link calls them (link_env.streams). */
+/* The five above, as the link calls them (link_env.streams). */
 extern const link_stream_ops plain_stream_ops;
 
 /* Daemon stopping: reset every stream socket still open. */
