@@ -47,7 +47,7 @@ if [ "${BENCH_LINKS:-1}" != 0 ] && [ -x "$B/lull-echo" ] && [ -x "$B/lull-load" 
 	else
 		echo "bench: fairness run failed: $(tail -n 3 "$T/fair.out" 2>/dev/null)" >&2
 	fi
-	stop $FC_PID $FS_PID $FE_PID
+	stop_pids $FC_PID $FS_PID $FE_PID
 	echo "  links: memory per idle link, $LINK_N links ..." >&2
 	line=$(SETTLE_S=$LINK_SETTLE_S bash "$(dirname "${BASH_SOURCE[0]}")/idle_links.sh" "$B" "$LINK_N" 2>&1 |
 		grep "KiB per link" | head -n 1)

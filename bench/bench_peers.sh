@@ -107,7 +107,7 @@ measure() {
 			r1=$(tree_rss_kib "$spid")
 			mem=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE_CONNS" 'BEGIN {printf "%.1f", (b - a) / n}')
 		fi
-		stop $hp
+		stop_pids $hp
 	fi
 	ROWS="$ROWS$name,${bulk:-},${seq:-},${par:-},${rtt:-},${p99:-},${mem:-},${cpu:-}
 "
@@ -123,7 +123,7 @@ RP=$(free_port)
 RELAY_PID=$!
 started $RELAY_PID
 if wait_port "$RP"; then measure "plain relay" "$RP" $RELAY_PID; fi
-stop $RELAY_PID
+stop_pids $RELAY_PID
 fi
 
 # spiped: a generated 256-bit key; -n 4096 so 1000 idle connections fit
@@ -143,7 +143,7 @@ elif have spiped; then
 	SPE=$!
 	started $SPE
 	if wait_port "$SSP" && wait_port "$CSP"; then measure "spiped" "$CSP" $SPD $SPE; fi
-	stop $SPE $SPD
+	stop_pids $SPE $SPD
 else
 	ROWS="${ROWS}spiped,,,,,,,
 "
@@ -198,7 +198,7 @@ EOF
 			head -n 1)
 		measure "stunnel TLS1.3" "$CSTP" $STS $STC
 	fi
-	stop $STC $STS
+	stop_pids $STC $STS
 else
 	ROWS="${ROWS}stunnel TLS1.3,,,,,,,
 "
@@ -249,9 +249,9 @@ EOF
 		else
 			echo "bench: ssh -L did not come up: $(cat "$T/ssh.log")" >&2
 		fi
-		stop $SSH_PID
+		stop_pids $SSH_PID
 	fi
-	stop $SSHD_PID
+	stop_pids $SSHD_PID
 else
 	ROWS="${ROWS}ssh -L aes256-gcm,,,,,,,
 "
@@ -271,7 +271,7 @@ started $LS_PID
 LC_PID=$!
 started $LC_PID
 if wait_port "$LSP" && wait_port "$LCP"; then measure "lull" "$LCP" $LS_PID $LC_PID; fi
-stop $LC_PID $LS_PID
+stop_pids $LC_PID $LS_PID
 LULL_WARN=$(grep -c "level=warn\|level=error" "$T/lull-server.log" "$T/lull-client.log" |
 	awk -F: '{s += $2} END {print s + 0}')
 fi
@@ -291,7 +291,7 @@ started $LS_PID
 LC_PID=$!
 started $LC_PID
 if wait_port "$LSP" && wait_port "$LCP"; then measure "lull-spl1" "$LCP" $LS_PID $LC_PID; fi
-stop $LC_PID $LS_PID
+stop_pids $LC_PID $LS_PID
 fi
 
 # ---- The table -------------------------------------------------------------

@@ -67,7 +67,7 @@ storm() {
 	STORM_LINE=$(grep '^storm ' "$T/storm-$label.out")
 	[ $STORM_RC = 0 ] || echo "bench: storm ($label) failed: $(tail -n 3 "$T/storm-$label.out")" >&2
 	# shellcheck disable=SC2086
-	stop $SCALE_PIDS
+	stop_pids $SCALE_PIDS
 }
 
 STORM_LINE="" STORM_RC=1
@@ -129,7 +129,7 @@ idle_scale() {
 	# shellcheck disable=SC2086
 	rss1=$(for p in $SERVER_PIDS; do tree_rss_kib $p; done | awk '{s += $1} END {print s}')
 	# shellcheck disable=SC2086
-	stop $pids
+	stop_pids $pids
 	IDLE_OK=0 IDLE_FAILED=0 IDLE_HB=0
 	for i in $(seq "$nl"); do
 		local l ok f hb
@@ -147,7 +147,7 @@ idle_scale() {
 	IDLE_CPU_PCT=$(awk -v a="$c0" -v b="$c1" -v w="$SCALE_WINDOW" 'BEGIN {printf "%.2f", (b - a) / w * 100}')
 	IDLE_SERVERS=$(echo $SERVER_PIDS | wc -w)
 	# shellcheck disable=SC2086
-	stop $SCALE_PIDS
+	stop_pids $SCALE_PIDS
 }
 IDLE_RSS0="" IDLE_RSS1="" IDLE_FAILED="" IDLE_OK="" IDLE_HB=0 IDLE_KIB="" IDLE_CPU_PCT="" IDLE_SERVERS="" IDLE_ESTABLISH_S=""
 case ${BENCH_SCALE:-1} in 1 | idle) idle_scale ;; esac

@@ -37,7 +37,7 @@ for bin in lull lull-bench-target lull-bench-load; do
 	[ -x "$B/$bin" ] || { echo "idle_links: missing $B/$bin (build first)" >&2; exit 1; }
 done
 
-# free_port, wait_port
+# free_port, wait_port, stop_pids
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh" || exit 1
 
@@ -49,17 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-stop() {
-	local p n
-	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "$@"; do
-		n=50
-		while kill -0 "$p" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-}
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
@@ -120,7 +109,7 @@ for n in "$@"; do
 		gdb -p $spid -batch -ex 'call (int)malloc_trim(0)' >/dev/null 2>&1
 		echo "    after malloc_trim(0) through gdb: RSS $(rss_kib $spid) KiB"
 	fi
-	stop $lpid
+	stop_pids $lpid
 	ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' "$T/load.out" | head -n 1)
 	failed=$(sed -n 's/^idle .*failed=\([0-9]*\).*/\1/p' "$T/load.out")
 	hb=$(sed -n 's/.*heartbeats_acked=\([0-9]*\).*/\1/p' "$T/load.out")
@@ -135,5 +124,5 @@ for n in "$@"; do
 	echo "    load generator: $(grep -E '^(established|loop) ' "$T/load.out" | tr '\n' ' ')"
 	grep -q '^first_failure' "$T/load.out" && echo "    $(grep '^first_failure' "$T/load.out")"
 	[ "${MALLOC_STATS:-0}" = 1 ] && grep -E '^(Arena|system|in use|Total)' "$T/server.log" | sed 's/^/    malloc_stats: /'
-	stop $spid $tpid
+	stop_pids $spid $tpid
 done

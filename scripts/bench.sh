@@ -75,19 +75,7 @@ trap 'exit 1' INT TERM
 # started PID: remember it for cleanup.
 started() { PIDS="$PIDS $1"; }
 
-# stop PID...: TERM, wait up to 5 s, then KILL; each by its PID.
-stop() {
-	local p n
-	for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "$@"; do
-		n=50
-		while kill -0 "$p" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-}
-
-# free_port, wait_port: from the one shell library.
+# free_port, wait_port, stop_pids: from the one shell library.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/integration/lib.sh" || exit 1
 

@@ -610,12 +610,10 @@ lull_err crypto_aead_open_iv(crypto_aead *a, const uint8_t iv[CRYPTO_AEAD_IV_BYT
 lull_err crypto_aead_seal(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,
                           const uint8_t *pt, size_t pt_len, uint8_t *out)
 {
-	uint8_t iv[CRYPTO_AEAD_IV_BYTES];
-
-	if (a == NULL)
+	if (pt == NULL && pt_len > 0)
 		return LULL_ERR_INVALID_ARG;
-	noise_nonce(a->alg, n, iv);
-	return crypto_aead_seal_iv(a, iv, ad, ad_len, pt, pt_len, out);
+	crypto_part whole = {.data = pt, .len = pt_len};
+	return crypto_aead_seal_parts(a, n, ad, ad_len, &whole, 1, out);
 }
 
 lull_err crypto_aead_seal_parts(crypto_aead *a, uint64_t n, const uint8_t *ad, size_t ad_len,

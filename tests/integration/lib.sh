@@ -11,7 +11,7 @@
 # Usage: . lib.sh; it_init "$1"; ...; it_pass
 #
 # Sections: the test's life (it_init .. it_pass), processes (start_*,
-# wait_exit, stop_pid), the man in the middle (start_mitm and the timing
+# wait_exit, stop_pid, stop_pids), the man in the middle (start_mitm and the timing
 # helpers of the mitm scenarios), ports for the benchmarks (free_port,
 # wait_port).
 
@@ -171,6 +171,21 @@ stop_pid() {
 		wait "$1" 2>/dev/null
 		STOP_STATUS=timeout
 	fi
+}
+
+# stop_pids PID...: SIGTERM to all, then each gets 5 s before SIGKILL
+# (the benchmarks' processes, stopped between measurements).
+stop_pids() {
+	for _p in "$@"; do kill -TERM "$_p" 2>/dev/null; done
+	for _p in "$@"; do
+		_n=50
+		while kill -0 "$_p" 2>/dev/null && [ $_n -gt 0 ]; do
+			sleep 0.1
+			_n=$((_n - 1))
+		done
+		kill -KILL "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
 }
 
 # start_haproxy BALANCE PORT...: a real HAProxy (Debian's haproxy, TCP
