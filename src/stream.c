@@ -43,6 +43,9 @@
 
 static void link_closed_now(lull_mux *m);
 
+/* notify_writable keeps the ids of up to this many streams on its stack. */
+#define NOTIFY_IDS_ON_STACK 16u
+
 /* The mux stops at LULL_STREAM_ENGINE_QUEUE_BYTES of engine output and may
  * pass it by one frame: the engine must still take that frame. */
 _Static_assert(LULL_STREAM_ENGINE_QUEUE_BYTES + LULL_STREAM_FRAME_MAX_BYTES +
@@ -662,7 +665,11 @@ static void notify_writable(lull_mux *m, mux_stream *only)
 		return;
 	m->link_blocked = false;
 	bool still = false;
-	uint32_t *ids = malloc(m->n_streams * sizeof(*ids));
+	/* A link with few streams (the bulk case: this runs after most
+	 * flushes) needs no allocation. */
+	uint32_t few[NOTIFY_IDS_ON_STACK];
+	uint32_t *ids =
+	        m->n_streams <= NOTIFY_IDS_ON_STACK ? few : malloc(m->n_streams * sizeof(*ids));
 	if (!ids) {
 		m->link_blocked = true; /* try again at the next flush */
 		return;
@@ -684,7 +691,8 @@ static void notify_writable(lull_mux *m, mux_stream *only)
 			still = true;
 		}
 	}
-	free(ids);
+	if (ids != few)
+		free(ids);
 	if (still && !m->closed)
 		m->link_blocked = true; /* its queue has yet to drain further */
 }

@@ -103,7 +103,7 @@ typedef struct link_env {
 	struct plain *plains;           /* every stream socket, for shutdown */
 	struct plain *batched;          /* sockets with DATA gathered, not yet written */
 	struct pwreq *spare_batch;      /* one batch buffer kept for reuse (plain.c) */
-	bool spare_made;
+	bool spare_busy;                /* it is some socket's batch now */
 	size_t n_plains;
 	size_t n_links;
 	size_t n_connecting; /* plains connecting their target */

@@ -243,26 +243,15 @@ static pwreq *pwreq_new(plain *p, size_t cap, bool credit)
 	return w;
 }
 
-/* A batch written whole is kept (wiped) for the next one, one per
- * worker: a busy stream does not allocate a batch per write. */
+/* The worker's spare batch is kept (wiped) for the next one: a busy
+ * stream does not allocate a batch per write. */
 static void pwreq_free(link_env *env, pwreq *w)
 {
 	lull_wipe(w->data, w->len); /* plaintext */
-	if (w->cap == PLAIN_WRITE_BATCH_BYTES && !env->spare_batch)
-		env->spare_batch = w;
+	if (w == env->spare_batch)
+		env->spare_busy = false;
 	else
 		free(w);
-}
-
-/* The worker's reusable batch buffer, made once per loop on first use. */
-static void make_spare_batch(link_env *env)
-{
-	if (!env->spare_batch && !env->spare_made) {
-		env->spare_made = true;
-		env->spare_batch = malloc(sizeof(pwreq) + PLAIN_WRITE_BATCH_BYTES);
-		if (env->spare_batch)
-			env->spare_batch->cap = PLAIN_WRITE_BATCH_BYTES;
-	}
 }
 
 static void unlink_batched(plain *p)
@@ -325,18 +314,19 @@ failed:
  * first).  false: no memory, or the socket failed. */
 static bool batch_data(plain *p, const uint8_t *data, size_t len)
 {
-	make_spare_batch(p->env);
 	if (p->batch && p->batch->cap - p->batch->len < len && !write_batch(p))
 		return false;
 	if (p->closing)
 		return true; /* the full batch's credit ended the link: nothing to gather for */
 	if (!p->batch) {
-		if (p->env->spare_batch && len <= PLAIN_WRITE_BATCH_BYTES) {
-			p->batch = p->env->spare_batch; /* cap PLAIN_WRITE_BATCH_BYTES */
-			p->env->spare_batch = NULL;
+		link_env *env = p->env;
+		if (!env->spare_batch) /* made on first use, and again after a failure */
+			env->spare_batch = pwreq_new(p, PLAIN_WRITE_BATCH_BYTES, true);
+		if (env->spare_batch && !env->spare_busy && len <= PLAIN_WRITE_BATCH_BYTES) {
+			env->spare_busy = true;
+			p->batch = env->spare_batch;
 			p->batch->p = p;
 			p->batch->len = p->batch->sent = 0;
-			p->batch->credit = true;
 		} else {
 			p->batch = pwreq_new(p,
 			                     len > PLAIN_WRITE_BATCH_MIN_BYTES
@@ -677,10 +667,12 @@ void plain_reset_all(link_env *env)
 
 void plain_env_release(link_env *env)
 {
+	/* Plaintext not written is wiped; the spare was when last used. */
 	while (env->batched)
-		drop_batch(env->batched); /* plaintext not written: wiped */
-	free(env->spare_batch);           /* wiped when it was kept */
+		drop_batch(env->batched);
+	free(env->spare_batch);
 	env->spare_batch = NULL;
+	env->spare_busy = false;
 }
 
 static void stream_event(void *stream_user, const lull_stream_event *ev)
